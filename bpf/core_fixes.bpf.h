@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Every kernel difference mxwatch.bpf.c depends on, one getter per change.
+ * Choices are made with CO-RE field-existence checks against the running
+ * kernel's BTF, never by comparing version numbers: distributions backport.
+ */
+#ifndef MXWATCH_CORE_FIXES_BPF_H
+#define MXWATCH_CORE_FIXES_BPF_H
+
+#include "vmlinux_subset.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include "mxwatch_event.h"
+
+/*
+ * Before 5.16 the register image was embedded in struct fpu as `state`. The
+ * x86/fpu rework that introduced struct fpstate (merged for 5.16) moved it
+ * behind the pointer fpu->fpstate.
+ */
+struct fpu___pre_5_16 {
+	union fpregs_state state;
+} __attribute__((preserve_access_index));
+
+/* The XSAVE feature bit of SSE state (XMM registers and MXCSR). */
+#define MXW_XFEATURE_SSE (1ull << 1)
+
+struct mxw_fpu_regs {
+	__u32 mxcsr;
+	__u32 flags; /* enum mxw_sample_flags */
+	__u32 layout; /* enum mxw_fpu_layout */
+};
+
+/*
+ * Reads the MXCSR the kernel has just saved for @fpu. With XSAVEOPT/XSAVES the
+ * CPU skips components in their initial state: when the SSE bit of the saved
+ * header's xfeatures is clear the MXCSR slot holds whatever an earlier save left
+ * there, and the register's real value is the architectural default.
+ * Returns 0, or a negative error from the kernel read.
+ */
+static __always_inline int fpu__read_regs(struct fpu *fpu, struct mxw_fpu_regs *out)
+{
+	struct fpu___pre_5_16 *old = (void *)fpu;
+	struct xregs_state *xsave;
+	__u64 xfeatures = 0;
+	int err;
+
+	if (bpf_core_field_exists(old->state)) {
+		xsave = &old->state.xsave;
+		out->layout = MXW_FPU_LAYOUT_STATE;
+	} else {
+		struct fpstate *fps = BPF_CORE_READ(fpu, fpstate);
+
+		if (!fps)
+			return -1;
+		xsave = &fps->regs.xsave;
+		out->layout = MXW_FPU_LAYOUT_FPSTATE;
+	}
+
+	err = bpf_core_read(&out->mxcsr, sizeof(out->mxcsr), &xsave->i387.mxcsr);
+	if (err)
+		return err;
+	err = bpf_core_read(&xfeatures, sizeof(xfeatures), &xsave->header.xfeatures);
+	if (err)
+		return err;
+
+	out->flags = 0;
+	if (!(xfeatures & MXW_XFEATURE_SSE)) {
+		out->mxcsr = MXW_MXCSR_DEFAULT;
+		out->flags |= MXW_SAMPLE_F_INIT_STATE;
+	}
+	return 0;
+}
+
+#endif /* MXWATCH_CORE_FIXES_BPF_H */

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The wire format between mxwatch's BPF program and user space.
+ *
+ * Plain C, fixed-width types, no kernel headers: it is compiled both by clang
+ * for the BPF target and by the C++ compiler for user space. Every record on
+ * the ring buffer starts with struct mxw_record_header. Enum values are part of
+ * the ABI: never renumber, only append. tests/unit/record_layout_test.cpp
+ * checks that the BTF the kernel sees describes these structs exactly as the
+ * C++ compiler lays them out.
+ */
+#ifndef MXWATCH_EVENT_H
+#define MXWATCH_EVENT_H
+
+#ifdef __cplusplus
+#include <cstdint>
+#define MXW_U8 std::uint8_t
+#define MXW_U16 std::uint16_t
+#define MXW_U32 std::uint32_t
+#define MXW_U64 std::uint64_t
+#else
+#define MXW_U8 __u8
+#define MXW_U16 __u16
+#define MXW_U32 __u32
+#define MXW_U64 __u64
+#endif
+
+#define MXW_COMM_LEN 16
+
+/* MXCSR rounding control: bits 13-14. */
+#define MXW_MXCSR_RC_SHIFT 13
+#define MXW_MXCSR_RC_MASK 0x6000u
+/* The value the kernel gives every new task, and the one an unwritten save slot means. */
+#define MXW_MXCSR_DEFAULT 0x1F80u
+
+enum mxw_record_type {
+	MXW_RECORD_SAMPLE = 1,
+};
+
+enum mxw_sample_flags {
+	/* The SSE bit of the saved xfeatures was clear: the MXCSR slot was not
+	 * written by this save, MXCSR is reported as MXW_MXCSR_DEFAULT. */
+	MXW_SAMPLE_F_INIT_STATE = 1u << 0,
+	/* First record of a thread the kernel side has just started to follow. */
+	MXW_SAMPLE_F_FIRST = 1u << 1,
+	/* Last record of a thread the kernel side stops following (it stayed in
+	 * the default mode long enough); later samples start a new track. */
+	MXW_SAMPLE_F_LAST = 1u << 2,
+};
+
+/* Which struct fpu layout CO-RE resolved on this kernel (see core_fixes.bpf.h). */
+enum mxw_fpu_layout {
+	MXW_FPU_LAYOUT_UNKNOWN = 0,
+	MXW_FPU_LAYOUT_FPSTATE = 1, /* fpu->fpstate->regs, kernel 5.16 and later */
+	MXW_FPU_LAYOUT_STATE = 2,   /* fpu->state, before 5.16 */
+};
+
+/* Indices of the per-CPU counters array. */
+enum mxw_counter {
+	MXW_CTR_HITS = 0,         /* tracepoint invocations */
+	MXW_CTR_SENT = 1,         /* records committed to the ring buffer */
+	MXW_CTR_LOST = 2,         /* records dropped: ring buffer full */
+	MXW_CTR_SUPPRESSED = 3,   /* default-mode samples of followed threads folded into a count */
+	MXW_CTR_TRACK_FAILED = 4, /* a thread could not be followed: tracking map update failed */
+	MXW_CTR_READ_FAILED = 5,  /* the saved FPU area could not be read */
+	MXW_CTR_COUNT = 6,
+};
+
+struct mxw_record_header {
+	MXW_U16 type; /* enum mxw_record_type */
+	MXW_U16 size; /* whole record, header included */
+	MXW_U32 cpu;
+	MXW_U64 timestamp_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+};
+
+/*
+ * One sample of a thread's MXCSR, taken when the kernel saved its FPU state.
+ * The kernel sends a thread's samples only once it has been seen outside the
+ * default rounding mode; after that every non-default sample and every return
+ * to the default mode is sent, and runs of default-mode samples in between are
+ * folded into default_skipped of the next record sent for that thread.
+ */
+struct mxw_sample_record {
+	struct mxw_record_header hdr;
+	MXW_U32 tgid;
+	MXW_U32 tid;
+	MXW_U64 cgroup_id;
+	MXW_U32 mxcsr;
+	MXW_U32 flags;           /* enum mxw_sample_flags */
+	MXW_U32 default_skipped; /* default-mode samples not sent since the previous record */
+	MXW_U32 reserved;
+	/* Start time of the thread group leader (CLOCK_MONOTONIC ns): with tgid it
+	 * names a process uniquely, even across PID reuse. */
+	MXW_U64 process_start_ns;
+	char comm[MXW_COMM_LEN];
+};
+
+#endif /* MXWATCH_EVENT_H */

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The command line: one CLI11 app, one file per command.
+#pragma once
+
+#include "mxwatch/pipeline.hpp"
+
+#include <CLI/CLI.hpp>
+
+namespace mxwatch {
+
+// Exit statuses shared by every command.
+enum ExitStatus : int {
+	kExitClean = 0,
+	kExitMinerFound = 1,
+	kExitError = 2,
+};
+
+// Options every command that attaches shares.
+struct CommonOptions {
+	int verbosity = 0;
+	std::string attach = "auto";
+	std::uint32_t ring_buffer_kib = 1024;
+	PipelineOptions to_pipeline_options() const;
+};
+
+int run_cli(int argc, char **argv);
+
+// Each registers its subcommand; the callback it installs sets `status`.
+void add_run_command(CLI::App &app, const CommonOptions &common, int &status);
+void add_check_command(CLI::App &app, const CommonOptions &common, int &status);
+void add_version_command(CLI::App &app, int &status);
+
+// spdlog on stderr, with libbpf's own messages routed through it.
+void setup_logging(int verbosity);
+
+} // namespace mxwatch

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The live data path of `run` and `check`: kernel sampler -> detector ->
+// enrichment -> alert -> sinks, driven by one poll loop.
+#pragma once
+
+#include "mxwatch/alert.hpp"
+#include "mxwatch/alert_sink.hpp"
+#include "mxwatch/detector.hpp"
+#include "mxwatch/kernel_sampler.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace mxwatch {
+
+struct PipelineOptions {
+	SamplerOptions sampler;
+	DetectorConfig detector;
+};
+
+struct DetectionReport {
+	Detection detection;
+	ProcessInfo process;
+	nlohmann::json alert;
+};
+
+class Pipeline {
+public:
+	// Checks the host and attaches; throws SetupError with one sentence on failure.
+	explicit Pipeline(const PipelineOptions &options);
+
+	void add_sink(std::unique_ptr<AlertSink> sink) { sinks_.push_back(std::move(sink)); }
+	void reopen_sinks();
+
+	// Polls until `stop` is set or `until` passes; calls `tick` about every 250 ms.
+	void run_until(const std::atomic<bool> &stop, std::chrono::steady_clock::time_point until,
+		       const std::function<void()> &tick = {});
+
+	const Detector &detector() const { return detector_; }
+	const KernelSampler &sampler() const { return *sampler_; }
+	const std::vector<DetectionReport> &reports() const { return reports_; }
+	// What /proc said about the process when its first sample arrived (it may be gone since).
+	ProcessInfo process_info(const ProcessKey &key) const;
+	std::uint64_t samples_seen() const { return samples_seen_; }
+
+private:
+	void on_sample(const Sample &sample);
+
+	PipelineOptions options_;
+	Detector detector_;
+	HostIdentity host_;
+	std::vector<std::unique_ptr<AlertSink>> sinks_;
+	std::vector<DetectionReport> reports_;
+	std::unordered_map<ProcessKey, ProcessInfo, ProcessKeyHash> process_info_;
+	std::uint64_t samples_seen_ = 0;
+	std::unique_ptr<KernelSampler> sampler_; // last: detached before the rest goes away
+};
+
+// Sets the flag on SIGINT and SIGTERM; counts SIGHUPs.
+struct StopSignals {
+	static std::atomic<bool> &stop_requested();
+	static std::atomic<unsigned> &hangups();
+	static void install();
+};
+
+} // namespace mxwatch

@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "mxwatch/cli.hpp"
+
+int main(int argc, char **argv)
+{
+	return mxwatch::run_cli(argc, argv);
+}

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Helpers for the privileged integration tests: real child processes, their
+// output in files, and the skip rule (skip without root or BTF, never under CI=true).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace mxwatch::test {
+
+// Why this host cannot run privileged tests, or nothing.
+std::optional<std::string> privileged_tests_unavailable();
+
+#define MXW_REQUIRE_PRIVILEGED()                                                                  \
+	do {                                                                                      \
+		if (auto why = ::mxwatch::test::privileged_tests_unavailable()) {                  \
+			if (::mxwatch::test::running_in_ci())                                     \
+				FAIL() << "privileged test cannot run under CI=true: " << *why;   \
+			GTEST_SKIP() << "skipped: " << *why;                                      \
+		}                                                                                 \
+	} while (0)
+
+bool running_in_ci();
+
+std::string workload(const std::string &name); // path of a built workload
+std::string mxwatch_binary();
+
+struct SpawnOptions {
+	std::optional<uid_t> run_as_uid; // drop to this uid/gid before exec
+	std::optional<std::string> stdout_path;
+	std::optional<std::string> stderr_path;
+};
+
+// A child process that is killed and reaped if the test forgets it.
+class Child {
+public:
+	Child(const std::vector<std::string> &argv, const SpawnOptions &options = {});
+	~Child();
+	Child(const Child &) = delete;
+	Child &operator=(const Child &) = delete;
+
+	pid_t pid() const { return pid_; }
+	void signal(int signo) const;
+	// Exit status, or -signal; nullopt when it did not end within the timeout.
+	std::optional<int> wait(std::chrono::milliseconds timeout);
+
+private:
+	pid_t pid_ = -1;
+	bool reaped_ = false;
+};
+
+// A temporary directory removed at the end of the test.
+class TempDir {
+public:
+	TempDir();
+	~TempDir();
+	std::filesystem::path path(const std::string &name) const { return dir_ / name; }
+
+private:
+	std::filesystem::path dir_;
+};
+
+std::string read_text(const std::filesystem::path &path);
+
+// Polls the file until it contains `text`; false on timeout.
+bool wait_for_text(const std::filesystem::path &path, const std::string &text, std::chrono::milliseconds timeout);
+
+// Names of loaded BPF programs (as the kernel reports them, at most 15 characters).
+std::vector<std::string> loaded_bpf_program_names();
+
+// Runs `mxwatch check --json` with `extra` arguments while `workloads` run.
+// The workloads start once mxwatch has attached.
+struct CheckRun {
+	int exit_status = -1;
+	nlohmann::json document;
+	std::string stderr_text;
+	std::vector<pid_t> workload_pids;
+	// The process entry for this pid, or null.
+	const nlohmann::json *process(pid_t pid) const;
+};
+CheckRun run_check_with(const std::vector<std::vector<std::string>> &workloads, double duration_s,
+			const std::vector<std::string> &extra = {});
+
+} // namespace mxwatch::test

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "mxwatch/detector.hpp"
+
+#include <gtest/gtest.h>
+#include <random>
+
+namespace mxwatch {
+namespace {
+
+constexpr std::uint64_t kMs = 1'000'000;
+
+// Feeds samples for one thread; returns the first detection, if any.
+class Feed {
+public:
+	explicit Feed(Detector &detector, std::uint32_t tgid = 100, std::uint64_t start = 5)
+	    : detector_(detector), tgid_(tgid), start_(start)
+	{
+	}
+
+	std::optional<Detection> sample(std::uint32_t mxcsr, std::uint32_t tid = 0, std::uint32_t skipped = 0)
+	{
+		now_ += 20 * kMs;
+		Sample s;
+		s.timestamp_ns = now_;
+		s.tgid = tgid_;
+		s.tid = tid ? tid : tgid_;
+		s.process_start_ns = start_;
+		s.mxcsr = mxcsr;
+		s.default_skipped = skipped;
+		s.comm = "worker";
+		auto d = detector_.observe(s);
+		if (d && !first_)
+			first_ = d;
+		return d;
+	}
+	const std::optional<Detection> &first() const { return first_; }
+	std::uint64_t now() const { return now_; }
+	void advance(std::uint64_t ns) { now_ += ns; }
+
+private:
+	Detector &detector_;
+	std::uint32_t tgid_;
+	std::uint64_t start_;
+	std::uint64_t now_ = 1'000'000'000;
+	std::optional<Detection> first_;
+};
+
+std::uint32_t csr(int mode, bool ftz_daz = false)
+{
+	return (ftz_daz ? 0x9FC0u : 0x1F80u) | static_cast<std::uint32_t>(mode) << 13;
+}
+
+TEST(Detector, RandomModesLikeCfroundAreAMiner)
+{
+	Detector detector;
+	Feed feed(detector);
+	std::mt19937 rng(1);
+	for (int i = 0; i < 200; i++)
+		feed.sample(csr(static_cast<int>(rng() % 4), true));
+	ASSERT_TRUE(feed.first());
+	EXPECT_EQ(feed.first()->verdict.kind, VerdictKind::Miner);
+	EXPECT_EQ(feed.first()->key.tgid, 100u);
+	EXPECT_EQ(feed.first()->threads, std::vector<std::uint32_t>{100});
+	EXPECT_GT(feed.first()->window_counts.ftz_daz, 0u);
+	// A detection is reported once per process.
+	int later = 0;
+	for (int i = 0; i < 200; i++)
+		later += feed.sample(csr(static_cast<int>(rng() % 4), true)).has_value();
+	EXPECT_EQ(later, 0);
+}
+
+TEST(Detector, IntervalArithmeticTogglingNearestDownUpIsBenign)
+{
+	Detector detector;
+	Feed feed(detector);
+	for (int i = 0; i < 3000; i++)
+		feed.sample(csr(i % 3));
+	EXPECT_FALSE(feed.first());
+	EXPECT_EQ(detector.processes().begin()->second.verdict.kind, VerdictKind::Benign);
+}
+
+TEST(Detector, OneFixedNonDefaultModeIsBenign)
+{
+	for (int mode = 1; mode < 4; mode++) {
+		Detector detector;
+		Feed feed(detector);
+		for (int i = 0; i < 3000; i++)
+			feed.sample(csr(mode));
+		EXPECT_FALSE(feed.first()) << mode;
+	}
+}
+
+TEST(Detector, TooFewSamplesGiveNoVerdict)
+{
+	Detector detector;
+	Feed feed(detector);
+	for (int i = 0; i < 12; i++)
+		feed.sample(csr(i % 4));
+	EXPECT_FALSE(feed.first());
+	EXPECT_EQ(detector.processes().begin()->second.verdict.kind, VerdictKind::Suspicious);
+}
+
+TEST(Detector, ARareFourthModeAmongManyDefaultSamplesIsNotEnough)
+{
+	Detector detector;
+	Feed feed(detector);
+	// Mostly nearest (folded by the kernel), a few of each other mode: under 5% each.
+	for (int i = 0; i < 100; i++)
+		feed.sample(csr(1 + i % 3), 0, /*skipped=*/100);
+	EXPECT_FALSE(feed.first());
+}
+
+TEST(Detector, FoldedDefaultSamplesCountAsNearest)
+{
+	Detector detector;
+	Feed feed(detector);
+	feed.sample(csr(2));
+	feed.sample(csr(0), 0, 9);
+	const auto &process = detector.processes().begin()->second;
+	EXPECT_EQ(process.total.by_mode[0], 10u);
+	EXPECT_EQ(process.total.by_mode[2], 1u);
+	EXPECT_EQ(process.total.transitions, 1u);
+}
+
+TEST(Detector, ManyThreadsWithFewSamplesEachArePooledPerProcess)
+{
+	Detector detector;
+	Feed feed(detector);
+	std::mt19937 rng(7);
+	for (std::uint32_t tid = 101; tid < 141; tid++)
+		for (int i = 0; i < 3; i++)
+			feed.sample(csr(static_cast<int>(rng() % 4)), tid);
+	ASSERT_TRUE(feed.first());
+	EXPECT_EQ(feed.first()->verdict.kind, VerdictKind::Miner);
+}
+
+TEST(Detector, PidReuseDoesNotMixTwoProcesses)
+{
+	Detector detector;
+	Feed before(detector, 100, /*start=*/5);
+	Feed after(detector, 100, /*start=*/6);
+	std::mt19937 rng(3);
+	// Half the evidence each: neither process alone reaches the sample floor.
+	for (int i = 0; i < 12; i++) {
+		before.sample(csr(static_cast<int>(rng() % 4)));
+		after.sample(csr(static_cast<int>(rng() % 4)));
+	}
+	EXPECT_EQ(detector.processes().size(), 2u);
+	EXPECT_FALSE(before.first());
+	EXPECT_FALSE(after.first());
+}
+
+TEST(Detector, EvidenceOutsideTheWindowIsForgotten)
+{
+	DetectorConfig config;
+	config.window_ns = 6'000 * kMs;
+	Detector detector(config);
+	Feed feed(detector);
+	std::mt19937 rng(5);
+	for (int i = 0; i < 15; i++)
+		feed.sample(csr(static_cast<int>(rng() % 4)));
+	feed.advance(60'000 * kMs);
+	for (int i = 0; i < 15; i++)
+		feed.sample(csr(static_cast<int>(rng() % 4)));
+	EXPECT_FALSE(feed.first()) << "old samples must not add up with new ones";
+}
+
+TEST(Detector, IdleProcessesExpire)
+{
+	Detector detector;
+	Feed feed(detector);
+	feed.sample(csr(1));
+	detector.expire(feed.now() + 1);
+	EXPECT_EQ(detector.processes().size(), 1u);
+	detector.expire(feed.now() + detector.config().idle_expiry_ns + 1);
+	EXPECT_TRUE(detector.processes().empty());
+}
+
+TEST(Judge, ScoreIsOneForAUniformSpread)
+{
+	ModeCounts counts;
+	counts.by_mode = {25, 25, 25, 25};
+	const auto verdict = judge(counts, DetectorConfig{});
+	EXPECT_EQ(verdict.kind, VerdictKind::Miner);
+	EXPECT_DOUBLE_EQ(verdict.score, 1.0);
+}
+
+} // namespace
+} // namespace mxwatch
