@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Installs every Debian package mxwatch needs to build, run and test (Debian 12, root).
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential cmake pkg-config clang llvm bpftool
+	libbpf-dev libelf-dev zlib1g-dev
+	libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsystemd-dev
+	# tests and their workloads
+	googletest libgtest-dev librandomx-dev libboost-dev
+	git procps
+)
+# The kernel matrix (tests/kernels) lists its own.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [[ -f "$here/tests/kernels/packages.txt" ]]; then
+	while read -r pkg _; do
+		[[ -n "$pkg" && "$pkg" != \#* ]] && packages+=("$pkg")
+	done <"$here/tests/kernels/packages.txt"
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "install-deps.sh: needs root to install packages (run it with sudo)" >&2
+	exit 2
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+echo "install-deps.sh: ${#packages[@]} packages present"
