@@ -13,6 +13,7 @@ PipelineOptions CommonOptions::to_pipeline_options() const
 	PipelineOptions options;
 	options.sampler.attach = attach_type_from_string(attach);
 	options.sampler.ring_buffer_bytes = ring_buffer_kib * 1024;
+	options.sampling_floor_hz = sampling_floor_hz;
 	return options;
 }
 
@@ -32,6 +33,10 @@ int run_cli(int argc, char **argv)
 	app.add_option("--ring-buffer-kib", common.ring_buffer_kib, "Kernel ring buffer size in KiB (power of two)")
 		->check(CLI::IsMember({4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384}))
 		->capture_default_str();
+	app.add_option("--sampling-floor-hz", common.sampling_floor_hz,
+		       "Wake each CPU this often so that CPU-bound tasks are sampled (0: off)")
+		->check(CLI::Range(0u, 1000u))
+		->capture_default_str();
 	app.footer("Exit status: 0 clean, 1 miner found (check), 2 error.\n"
 		   "Needs root, or CAP_BPF and CAP_PERFMON, and a kernel with BTF.");
 
@@ -40,7 +45,9 @@ int run_cli(int argc, char **argv)
 	add_check_command(app, common, status);
 	add_version_command(app, status);
 
-	app.parse_complete_callback([&] { setup_logging(common.verbosity); });
+	// Subcommand callbacks run before the app's own: set logging up as soon as options are parsed.
+	for (CLI::App *cmd : app.get_subcommands({}))
+		cmd->preparse_callback([&common](std::size_t) { setup_logging(common.verbosity); });
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::CallForHelp &e) {

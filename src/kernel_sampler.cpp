@@ -117,8 +117,13 @@ void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType ty
 
 	bpf_program *program = program_for(skel, type);
 	bpf_link *link = bpf_program__attach(program);
-	if (!link)
-		throw SetupError(fmt::format("attaching {} failed: {}", to_string(type), errno_text(errno)));
+	if (!link) {
+		const int err = errno;
+		if (type == AttachType::Tracepoint && err == ENOENT)
+			throw SetupError("attaching the classic tracepoint needs tracefs: mount it with "
+					 "`mount -t tracefs nodev /sys/kernel/tracing`, or use --attach tp_btf");
+		throw SetupError(fmt::format("attaching {} failed: {}", to_string(type), errno_text(err)));
+	}
 	switch (type) {
 	case AttachType::TpBtf:
 		skel->links.mxw_tp_btf = link;

@@ -38,7 +38,9 @@ int libbpf_to_spdlog(enum libbpf_print_level level, const char *format, va_list 
 
 void setup_logging(int verbosity)
 {
-	auto logger = spdlog::stderr_color_mt("mxwatch");
+	auto logger = spdlog::get("mxwatch");
+	if (!logger)
+		logger = spdlog::stderr_color_mt("mxwatch");
 	logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 	spdlog::set_default_logger(logger);
 	spdlog::set_level(verbosity >= 2 ? spdlog::level::trace

@@ -15,6 +15,7 @@ Pipeline::Pipeline(const PipelineOptions &options)
 	if (auto problem = first_host_problem(check_host()))
 		throw SetupError(*problem);
 	sampler_ = std::make_unique<KernelSampler>(options.sampler, [this](const Sample &s) { on_sample(s); });
+	sampling_floor_ = std::make_unique<SamplingFloor>(options.sampling_floor_hz);
 }
 
 ProcessInfo Pipeline::process_info(const ProcessKey &key) const

@@ -20,6 +20,7 @@ struct CommonOptions {
 	int verbosity = 0;
 	std::string attach = "auto";
 	std::uint32_t ring_buffer_kib = 1024;
+	unsigned sampling_floor_hz = 50;
 	PipelineOptions to_pipeline_options() const;
 };
 

@@ -7,6 +7,7 @@
 #include "mxwatch/alert_sink.hpp"
 #include "mxwatch/detector.hpp"
 #include "mxwatch/kernel_sampler.hpp"
+#include "mxwatch/sampling_floor.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +20,7 @@ namespace mxwatch {
 struct PipelineOptions {
 	SamplerOptions sampler;
 	DetectorConfig detector;
+	unsigned sampling_floor_hz = 50; // 0: no wakers
 };
 
 struct DetectionReport {
@@ -56,7 +58,8 @@ private:
 	std::vector<DetectionReport> reports_;
 	std::unordered_map<ProcessKey, ProcessInfo, ProcessKeyHash> process_info_;
 	std::uint64_t samples_seen_ = 0;
-	std::unique_ptr<KernelSampler> sampler_; // last: detached before the rest goes away
+	std::unique_ptr<KernelSampler> sampler_; // detached before the rest goes away
+	std::unique_ptr<SamplingFloor> sampling_floor_; // last: its wakers stop first
 };
 
 // Sets the flag on SIGINT and SIGTERM; counts SIGHUPs.
