@@ -12,7 +12,9 @@ int run_daemon(const CommonOptions &common)
 {
 	StopSignals::install();
 	Pipeline pipeline(common.to_pipeline_options());
-	pipeline.add_sink(std::make_unique<StdoutSink>());
+	auto output = std::make_unique<JsonLinesOutput>(HostIdentity::read());
+	output->add_sink(std::make_unique<StdoutSink>());
+	pipeline.set_output(std::move(output));
 	sd_notify(0, "READY=1\nSTATUS=watching FPU context switches");
 	spdlog::info("watching; alerts go to stdout as JSON lines");
 
@@ -23,7 +25,7 @@ int run_daemon(const CommonOptions &common)
 		if (const unsigned hangups = StopSignals::hangups().load(); hangups != hangups_seen) {
 			hangups_seen = hangups;
 			spdlog::info("SIGHUP: reopening sinks");
-			pipeline.reopen_sinks();
+			pipeline.reopen_output();
 		}
 		if (const auto now = std::chrono::steady_clock::now(); now >= next_stats) {
 			const auto c = pipeline.sampler().counters();

@@ -10,7 +10,7 @@
 namespace mxwatch {
 
 Pipeline::Pipeline(const PipelineOptions &options)
-    : options_(options), detector_(options.detector), host_(HostIdentity::read())
+    : options_(options), detector_(options.detector)
 {
 	if (auto problem = first_host_problem(check_host()))
 		throw SetupError(*problem);
@@ -25,10 +25,10 @@ ProcessInfo Pipeline::process_info(const ProcessKey &key) const
 	return read_process_info(key.tgid);
 }
 
-void Pipeline::reopen_sinks()
+void Pipeline::reopen_output()
 {
-	for (auto &sink : sinks_)
-		sink->reopen();
+	if (output_)
+		output_->reopen();
 }
 
 void Pipeline::on_sample(const Sample &sample)
@@ -41,15 +41,10 @@ void Pipeline::on_sample(const Sample &sample)
 	auto detection = detector_.observe(sample);
 	if (!detection)
 		return;
-	DetectionReport report{*detection, known->second, {}};
-	report.alert = make_ecs_alert(report.detection, report.process, host_, options_.detector.window_ns,
-				      std::chrono::system_clock::now());
 	spdlog::warn("miner: pid {} ({}): {}", detection->key.tgid, detection->comm, detection->verdict.reason);
-	const std::string line = to_json_line(report.alert);
-	for (auto &sink : sinks_)
-		if (!sink->write(line))
-			spdlog::warn("sink {} dropped an alert", sink->name());
-	reports_.push_back(std::move(report));
+	if (output_)
+		output_->publish({*detection, known->second, std::chrono::system_clock::now(), options_.detector.window_ns});
+	reports_.push_back({std::move(*detection), known->second});
 }
 
 void Pipeline::run_until(const std::atomic<bool> &stop, std::chrono::steady_clock::time_point until,

@@ -3,8 +3,7 @@
 // enrichment -> alert -> sinks, driven by one poll loop.
 #pragma once
 
-#include "mxwatch/alert.hpp"
-#include "mxwatch/alert_sink.hpp"
+#include "mxwatch/alert_output.hpp"
 #include "mxwatch/detector.hpp"
 #include "mxwatch/kernel_sampler.hpp"
 #include "mxwatch/sampling_floor.hpp"
@@ -26,7 +25,6 @@ struct PipelineOptions {
 struct DetectionReport {
 	Detection detection;
 	ProcessInfo process;
-	nlohmann::json alert;
 };
 
 class Pipeline {
@@ -34,8 +32,9 @@ public:
 	// Checks the host and attaches; throws SetupError with one sentence on failure.
 	explicit Pipeline(const PipelineOptions &options);
 
-	void add_sink(std::unique_ptr<AlertSink> sink) { sinks_.push_back(std::move(sink)); }
-	void reopen_sinks();
+	// Where alerts go; without one they are only kept for reports().
+	void set_output(std::unique_ptr<AlertOutput> output) { output_ = std::move(output); }
+	void reopen_output();
 
 	// Polls until `stop` is set or `until` passes; calls `tick` about every 250 ms.
 	void run_until(const std::atomic<bool> &stop, std::chrono::steady_clock::time_point until,
@@ -53,8 +52,7 @@ private:
 
 	PipelineOptions options_;
 	Detector detector_;
-	HostIdentity host_;
-	std::vector<std::unique_ptr<AlertSink>> sinks_;
+	std::unique_ptr<AlertOutput> output_;
 	std::vector<DetectionReport> reports_;
 	std::unordered_map<ProcessKey, ProcessInfo, ProcessKeyHash> process_info_;
 	std::uint64_t samples_seen_ = 0;
