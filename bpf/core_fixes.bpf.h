@@ -21,11 +21,25 @@ struct fpu___pre_5_16 {
 	union fpregs_state state;
 } __attribute__((preserve_access_index));
 
-/* The XSAVE feature bit of SSE state (XMM registers and MXCSR). */
+/* XSAVE feature bits: x87 state (with its control word), SSE state (with MXCSR). */
+#define MXW_XFEATURE_X87 (1ull << 0)
 #define MXW_XFEATURE_SSE (1ull << 1)
+
+/*
+ * The first 32 bytes of the FXSAVE/XSAVE legacy area. Its layout is fixed by
+ * the architecture (Intel SDM Vol. 1, 10.5.1), not by the kernel: only where
+ * the kernel keeps the image needs CO-RE.
+ */
+struct mxw_legacy_area {
+	__u16 fcw;
+	__u8 unused[22];
+	__u32 mxcsr;
+	__u32 mxcsr_mask;
+};
 
 struct mxw_fpu_regs {
 	__u32 mxcsr;
+	__u16 x87_cw;
 	__u32 flags; /* enum mxw_sample_flags */
 	__u32 layout; /* enum mxw_fpu_layout */
 };
@@ -41,6 +55,7 @@ static __always_inline int fpu__read_regs(struct fpu *fpu, struct mxw_fpu_regs *
 {
 	struct fpu___pre_5_16 *old = (void *)fpu;
 	struct xregs_state *xsave;
+	struct mxw_legacy_area legacy;
 	__u64 xfeatures = 0;
 	int err;
 
@@ -56,17 +71,23 @@ static __always_inline int fpu__read_regs(struct fpu *fpu, struct mxw_fpu_regs *
 		out->layout = MXW_FPU_LAYOUT_FPSTATE;
 	}
 
-	err = bpf_core_read(&out->mxcsr, sizeof(out->mxcsr), &xsave->i387.mxcsr);
+	err = bpf_core_read(&legacy, sizeof(legacy), &xsave->i387);
 	if (err)
 		return err;
 	err = bpf_core_read(&xfeatures, sizeof(xfeatures), &xsave->header.xfeatures);
 	if (err)
 		return err;
 
+	out->mxcsr = legacy.mxcsr;
+	out->x87_cw = legacy.fcw;
 	out->flags = 0;
 	if (!(xfeatures & MXW_XFEATURE_SSE)) {
 		out->mxcsr = MXW_MXCSR_DEFAULT;
 		out->flags |= MXW_SAMPLE_F_INIT_STATE;
+	}
+	if (!(xfeatures & MXW_XFEATURE_X87)) {
+		out->x87_cw = MXW_X87_CW_DEFAULT;
+		out->flags |= MXW_SAMPLE_F_X87_INIT_STATE;
 	}
 	return 0;
 }

@@ -82,6 +82,7 @@ static __always_inline void sample__emit(__u64 pid_tgid, const struct mxw_fpu_re
 	rec->mxcsr = regs->mxcsr;
 	rec->flags = regs->flags | extra_flags;
 	rec->default_skipped = default_skipped;
+	rec->x87_cw = regs->x87_cw;
 	rec->reserved = 0;
 	rec->process_start_ns = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(),
 					      group_leader, start_time);

@@ -32,6 +32,8 @@
 #define MXW_MXCSR_RC_MASK 0x6000u
 /* The value the kernel gives every new task, and the one an unwritten save slot means. */
 #define MXW_MXCSR_DEFAULT 0x1F80u
+/* The x87 control word of a new task (and of an unwritten save slot). */
+#define MXW_X87_CW_DEFAULT 0x037Fu
 
 enum mxw_record_type {
 	MXW_RECORD_SAMPLE = 1,
@@ -41,6 +43,8 @@ enum mxw_sample_flags {
 	/* The SSE bit of the saved xfeatures was clear: the MXCSR slot was not
 	 * written by this save, MXCSR is reported as MXW_MXCSR_DEFAULT. */
 	MXW_SAMPLE_F_INIT_STATE = 1u << 0,
+	/* Likewise for the x87 bit: x87_cw is reported as MXW_X87_CW_DEFAULT. */
+	MXW_SAMPLE_F_X87_INIT_STATE = 1u << 3,
 	/* First record of a thread the kernel side has just started to follow. */
 	MXW_SAMPLE_F_FIRST = 1u << 1,
 	/* Last record of a thread the kernel side stops following (it stayed in
@@ -88,7 +92,10 @@ struct mxw_sample_record {
 	MXW_U32 mxcsr;
 	MXW_U32 flags;           /* enum mxw_sample_flags */
 	MXW_U32 default_skipped; /* default-mode samples not sent since the previous record */
-	MXW_U32 reserved;
+	/* The x87 control word saved beside MXCSR. fesetround() sets the rounding
+	 * mode of both units; RandomX's CFROUND sets only MXCSR. */
+	MXW_U16 x87_cw;
+	MXW_U16 reserved;
 	/* Start time of the thread group leader (CLOCK_MONOTONIC ns): with tgid it
 	 * names a process uniquely, even across PID reuse. */
 	MXW_U64 process_start_ns;

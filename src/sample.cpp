@@ -55,6 +55,7 @@ Decoded decode_record(std::span<const std::byte> record)
 	sample.process_start_ns = raw.process_start_ns;
 	sample.cgroup_id = raw.cgroup_id;
 	sample.mxcsr = raw.mxcsr;
+	sample.x87_cw = raw.x87_cw;
 	sample.flags = raw.flags;
 	sample.default_skipped = raw.default_skipped;
 	sample.comm.assign(raw.comm, strnlen(raw.comm, sizeof(raw.comm)));

@@ -22,6 +22,7 @@ enum class RoundingMode : std::uint8_t {
 inline constexpr int kRoundingModes = 4;
 
 inline constexpr std::uint32_t kMxcsrDefault = 0x1F80;
+inline constexpr std::uint16_t kX87CwDefault = 0x037F;
 inline constexpr std::uint32_t kMxcsrFtz = 1u << 15;
 inline constexpr std::uint32_t kMxcsrDaz = 1u << 6;
 
@@ -36,6 +37,13 @@ constexpr bool has_ftz_daz(std::uint32_t mxcsr)
 	return (mxcsr & (kMxcsrFtz | kMxcsrDaz)) == (kMxcsrFtz | kMxcsrDaz);
 }
 
+// The x87 control word's rounding control, bits 10-11, in MXCSR's encoding
+// (both units number the modes the same way: nearest, down, up, toward zero).
+constexpr RoundingMode x87_rounding_mode(std::uint16_t cw)
+{
+	return static_cast<RoundingMode>((cw >> 10) & 3);
+}
+
 std::string_view to_string(RoundingMode mode);
 
 struct Sample {
@@ -45,11 +53,14 @@ struct Sample {
 	std::uint64_t process_start_ns = 0; // with tgid, identifies the process across PID reuse
 	std::uint64_t cgroup_id = 0;
 	std::uint32_t mxcsr = kMxcsrDefault;
+	std::uint16_t x87_cw = kX87CwDefault;
 	std::uint32_t flags = 0;           // mxw_sample_flags
 	std::uint32_t default_skipped = 0; // default-mode samples folded into this one
 	std::string comm;                  // raw bytes from the kernel, not necessarily UTF-8
 
 	RoundingMode mode() const { return rounding_mode(mxcsr); }
+	// fesetround() sets both units alike; CFROUND (LDMXCSR) leaves the x87 unit alone.
+	bool x87_agrees() const { return x87_rounding_mode(x87_cw) == mode(); }
 };
 
 enum class DecodeError {

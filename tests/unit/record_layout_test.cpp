@@ -62,7 +62,7 @@ TEST_F(RecordLayout, SampleRecordAgreesBetweenKernelAndUserSpace)
 {
 	const auto layout = layout_of("mxw_sample_record");
 	EXPECT_EQ(layout.size, sizeof(mxw_sample_record));
-	ASSERT_EQ(layout.offsets.size(), 10u) << "a member was added: list it here";
+	ASSERT_EQ(layout.offsets.size(), 11u) << "a member was added: list it here";
 	EXPECT_MEMBER(layout, mxw_sample_record, hdr);
 	EXPECT_MEMBER(layout, mxw_sample_record, tgid);
 	EXPECT_MEMBER(layout, mxw_sample_record, tid);
@@ -70,6 +70,7 @@ TEST_F(RecordLayout, SampleRecordAgreesBetweenKernelAndUserSpace)
 	EXPECT_MEMBER(layout, mxw_sample_record, mxcsr);
 	EXPECT_MEMBER(layout, mxw_sample_record, flags);
 	EXPECT_MEMBER(layout, mxw_sample_record, default_skipped);
+	EXPECT_MEMBER(layout, mxw_sample_record, x87_cw);
 	EXPECT_MEMBER(layout, mxw_sample_record, reserved);
 	EXPECT_MEMBER(layout, mxw_sample_record, process_start_ns);
 	EXPECT_MEMBER(layout, mxw_sample_record, comm);
