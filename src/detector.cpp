@@ -2,6 +2,7 @@
 #include "mxwatch/detector.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fmt/format.h>
 
 namespace mxwatch {
@@ -25,7 +26,10 @@ ModeCounts &ModeCounts::operator+=(const ModeCounts &other)
 	for (int m = 0; m < kRoundingModes; m++)
 		by_mode[m] += other.by_mode[m];
 	transitions += other.transitions;
+	after_non_default += other.after_non_default;
+	changed_after_non_default += other.changed_after_non_default;
 	ftz_daz += other.ftz_daz;
+	x87_agrees += other.x87_agrees;
 	return *this;
 }
 
@@ -36,7 +40,7 @@ void WindowedCounts::add(std::uint64_t timestamp_ns, std::uint64_t window_ns, co
 	Bucket &bucket = buckets_[epoch % kBuckets];
 	if (bucket.epoch != epoch) {
 		if (bucket.epoch > epoch)
-			return; // a sample older than the window: nothing to add it to
+			return; // older than the window: nothing to add it to
 		bucket = Bucket{epoch, {}};
 	}
 	bucket.counts += delta;
@@ -66,105 +70,270 @@ std::string_view to_string(VerdictKind kind)
 	return "invalid";
 }
 
+std::string_view to_string(AlertKind kind)
+{
+	switch (kind) {
+	case AlertKind::Alert:
+		return "alert";
+	case AlertKind::Ongoing:
+		return "ongoing";
+	case AlertKind::Resolved:
+		return "resolved";
+	}
+	return "invalid";
+}
+
+namespace {
+
+// The two tests' per-observation log-likelihood ratios, computed once per config.
+struct Tests {
+	explicit Tests(const DetectorConfig &c)
+	    : threshold(std::log((1 - c.miss) / c.false_alarm)),
+	      rare_hit(std::log(c.rare_share_miner / c.rare_share_benign)),
+	      rare_miss(std::log((1 - c.rare_share_miner) / (1 - c.rare_share_benign))),
+	      changed(std::log(c.change_rate_miner / c.change_rate_benign)),
+	      repeated(std::log((1 - c.change_rate_miner) / (1 - c.change_rate_benign))),
+	      max_x87_agreement(c.max_x87_agreement)
+	{
+	}
+
+	double threshold, rare_hit, rare_miss, changed, repeated, max_x87_agreement;
+
+	static std::uint64_t rarest_non_default(const ModeCounts &c)
+	{
+		return std::min({c.by_mode[1], c.by_mode[2], c.by_mode[3]});
+	}
+
+	Verdict operator()(const ModeCounts &c) const
+	{
+		Verdict v;
+		const auto non_default = c.non_default();
+		const auto rare = rarest_non_default(c);
+		v.spread_llr = static_cast<double>(rare) * rare_hit + static_cast<double>(non_default - rare) * rare_miss;
+		v.churn_llr = static_cast<double>(c.changed_after_non_default) * changed +
+			      static_cast<double>(c.after_non_default - c.changed_after_non_default) * repeated;
+		v.score = std::clamp(std::min(v.spread_llr, v.churn_llr) / threshold, 0.0, 1.0);
+		const double x87 = non_default ? static_cast<double>(c.x87_agrees) / static_cast<double>(non_default) : 0;
+		if (v.spread_llr >= threshold && v.churn_llr >= threshold && x87 <= max_x87_agreement)
+			v.kind = VerdictKind::Miner;
+		else if (rare > 0)
+			v.kind = VerdictKind::Suspicious;
+		return v;
+	}
+
+	std::string explain(const ModeCounts &c, const Verdict &v) const
+	{
+		const auto non_default = c.non_default();
+		const auto nd = static_cast<double>(std::max<std::uint64_t>(non_default, 1));
+		const double x87 = static_cast<double>(c.x87_agrees) / nd;
+		const double churn = c.after_non_default ? static_cast<double>(c.changed_after_non_default) /
+								   static_cast<double>(c.after_non_default)
+							 : 0.0;
+		const std::string shares =
+			fmt::format("down/up/toward-zero {:.0f}/{:.0f}/{:.0f}% of {} non-default samples",
+				    100 * static_cast<double>(c.by_mode[1]) / nd, 100 * static_cast<double>(c.by_mode[2]) / nd,
+				    100 * static_cast<double>(c.by_mode[3]) / nd, non_default);
+		if (v.kind == VerdictKind::Miner)
+			return fmt::format("{}, {:.0f}% followed by a different mode (spread {:.1f}, churn {:.1f} >= {:.1f})",
+					   shares, 100 * churn, v.spread_llr, v.churn_llr, threshold);
+		if (rarest_non_default(c) == 0) {
+			const int used = (c.by_mode[1] > 0) + (c.by_mode[2] > 0) + (c.by_mode[3] > 0);
+			return fmt::format("{} of 3 non-default modes used ({})", used, shares);
+		}
+		if (v.spread_llr >= threshold && v.churn_llr >= threshold)
+			return fmt::format("{}, but {:.0f}% of them set through fesetround() (x87 agrees)", shares,
+					   100 * x87);
+		if (v.spread_llr >= threshold)
+			return fmt::format("{}, but modes dwell: only {:.0f}% followed by a different mode", shares,
+					   100 * churn);
+		return fmt::format("{}: not enough evidence yet (spread {:.1f}, churn {:.1f} of {:.1f})", shares,
+				   v.spread_llr, v.churn_llr, threshold);
+	}
+};
+
+bool outranks(const Verdict &a, const Verdict &b)
+{
+	return a.kind != b.kind ? a.kind > b.kind : a.score > b.score;
+}
+
+} // namespace
+
 Verdict judge(const ModeCounts &counts, const DetectorConfig &config)
 {
-	const auto total = counts.total();
-	int modes_seen = 0;
-	double min_share = 1.0;
-	for (int m = 0; m < kRoundingModes; m++) {
-		const double share = counts.share(static_cast<RoundingMode>(m));
-		min_share = std::min(min_share, share);
-		modes_seen += counts.by_mode[m] > 0;
-	}
-	const double score = std::min(1.0, min_share * kRoundingModes);
-
-	if (modes_seen < kRoundingModes)
-		return {VerdictKind::Benign, 0.0, fmt::format("{} of 4 rounding modes seen", modes_seen)};
-	if (total < config.min_samples)
-		return {VerdictKind::Suspicious, score,
-			fmt::format("all 4 rounding modes seen, only {} samples", total)};
-	if (min_share < config.min_mode_share)
-		return {VerdictKind::Suspicious, score,
-			fmt::format("all 4 rounding modes seen, rarest at {:.1f}%", 100 * min_share)};
-	return {VerdictKind::Miner, score,
-		fmt::format("all 4 rounding modes in {} samples, rarest at {:.1f}%", total, 100 * min_share)};
+	const Tests tests(config);
+	Verdict verdict = tests(counts);
+	verdict.reason = tests.explain(counts, verdict);
+	return verdict;
 }
 
 Detector::Detector(DetectorConfig config) : config_(config) {}
 
-std::optional<Detection> Detector::observe(const Sample &sample)
+ProcessEvidence &Detector::process_for(const Sample &sample, const std::string &group)
 {
 	const ProcessKey key{sample.tgid, sample.process_start_ns};
-	auto [it, inserted] = processes_.try_emplace(key);
-	ProcessEvidence &process = it->second;
-	if (inserted) {
-		process.key = key;
-		process.first_ns = sample.timestamp_ns;
-	}
+	if (auto it = processes_.find(key); it != processes_.end())
+		return it->second;
+	if (processes_.size() >= config_.max_processes)
+		evict_one();
+	ProcessEvidence &process = processes_[key];
+	process.key = key;
+	process.first_ns = sample.timestamp_ns;
+	process.cgroup_id = sample.cgroup_id;
+	const std::string label =
+		fmt::format("{} in cgroup {}", group.empty() ? sample.comm : group, sample.cgroup_id);
+	auto [g, inserted] = groups_.try_emplace(label);
+	if (inserted)
+		g->second.label = label;
+	g->second.processes++;
+	process.group = &g->second;
+	return process;
+}
+
+std::optional<Detection> Detector::observe(const Sample &sample, const std::string &group)
+{
+	ProcessEvidence &process = process_for(sample, group);
 	if (sample.tid == sample.tgid || process.comm.empty())
 		process.comm = sample.comm; // the main thread's name names the process
-	process.cgroup_id = sample.cgroup_id;
 	process.last_ns = std::max(process.last_ns, sample.timestamp_ns);
-
 	ThreadEvidence &thread = process.threads[sample.tid];
-	thread.tid = sample.tid;
 
-	ModeCounts delta;
 	const RoundingMode mode = sample.mode();
+	ModeCounts delta;
 	delta.by_mode[static_cast<int>(mode)] = 1;
 	delta.by_mode[0] += sample.default_skipped;
 	delta.ftz_daz = has_ftz_daz(sample.mxcsr) ? 1 : 0;
-	// Folded default samples sit between the previous record and this one.
-	const RoundingMode before = sample.default_skipped ? RoundingMode::Nearest : thread.last_mode;
-	if (thread.seen && before != thread.last_mode)
-		delta.transitions++;
-	if (thread.seen && mode != before)
-		delta.transitions++;
+	delta.x87_agrees = mode != RoundingMode::Nearest && sample.x87_agrees() ? 1 : 0;
+	if (thread.seen) {
+		RoundingMode before = thread.last_mode;
+		if (sample.default_skipped && before != RoundingMode::Nearest) {
+			// Folded default samples came between: the thread went back to nearest first.
+			delta.transitions++;
+			delta.after_non_default++;
+			delta.changed_after_non_default++;
+			before = RoundingMode::Nearest;
+		}
+		if (before != RoundingMode::Nearest) {
+			delta.after_non_default++;
+			delta.changed_after_non_default += mode != before;
+		}
+		delta.transitions += mode != before;
+	}
 	thread.seen = true;
 	thread.last_mode = mode;
 
-	thread.window.add(sample.timestamp_ns, config_.window_ns, delta);
-	thread.total += delta;
-	process.window.add(sample.timestamp_ns, config_.window_ns, delta);
+	const std::uint64_t now = sample.timestamp_ns;
+	thread.window.add(now, config_.window_ns, delta);
+	process.window.add(now, config_.window_ns, delta);
+	process.group->window.add(now, config_.window_ns, delta);
 	process.total += delta;
 
-	thread.verdict = judge(thread.window.sum(sample.timestamp_ns, config_.window_ns), config_);
-	// A process is judged on its own pooled evidence and on its most convincing thread:
-	// pooling catches many short-lived threads that are each sampled only a few times.
-	Verdict pooled = judge(process.window.sum(sample.timestamp_ns, config_.window_ns), config_);
-	process.verdict = thread.verdict.kind > pooled.kind ||
-				  (thread.verdict.kind == pooled.kind && thread.verdict.score > pooled.score)
-			      ? thread.verdict
-			      : pooled;
-	if (process.verdict.kind == VerdictKind::Miner && !process.alerted) {
-		process.alerted = true;
-		return detection_for(process, sample.timestamp_ns);
+	const bool ongoing_due = process.alerted && now - process.last_alert_ns >= config_.ongoing_interval_ns;
+	if (process.alerted && !ongoing_due)
+		return std::nullopt; // decided; nothing to report until the next update is due
+
+	const Tests tests(config_);
+	thread.verdict = tests(thread.window.sum(now, config_.window_ns));
+	Verdict best = thread.verdict;
+	std::string scope = "thread";
+	if (Verdict v = tests(process.window.sum(now, config_.window_ns)); outranks(v, best)) {
+		best = v;
+		scope = "process";
 	}
-	return std::nullopt;
+	// The group pools processes of one executable in one cgroup: workers that
+	// respawn every second are each sampled only briefly.
+	if (process.group->processes > 1)
+		if (Verdict v = tests(process.group->window.sum(now, config_.window_ns)); outranks(v, best)) {
+			best = v;
+			scope = "group";
+		}
+	process.verdict = best;
+	process.scope = scope;
+	if (best.kind != VerdictKind::Miner)
+		return std::nullopt;
+	process.last_alert_ns = now;
+	if (!process.alerted) {
+		process.alerted = true;
+		process.first_alert_ns = now;
+		return detection_for(process, AlertKind::Alert, now);
+	}
+	return detection_for(process, AlertKind::Ongoing, now);
 }
 
-Detection Detector::detection_for(const ProcessEvidence &process, std::uint64_t now_ns) const
+Detection Detector::detection_for(const ProcessEvidence &process, AlertKind kind, std::uint64_t now_ns) const
 {
-	Detection detection;
-	detection.key = process.key;
-	detection.comm = process.comm;
-	detection.cgroup_id = process.cgroup_id;
-	detection.timestamp_ns = now_ns;
-	detection.first_seen_ns = process.first_ns;
-	detection.window_counts = process.window.sum(now_ns, config_.window_ns);
-	detection.verdict = process.verdict;
+	const Tests tests(config_);
+	Detection d;
+	d.kind = kind;
+	d.key = process.key;
+	d.comm = process.comm;
+	d.cgroup_id = process.cgroup_id;
+	d.timestamp_ns = now_ns;
+	d.first_seen_ns = process.first_ns;
+	d.first_alert_ns = process.first_alert_ns;
+	d.scope = process.scope;
+	d.group = process.group ? process.group->label : std::string();
+	d.window_counts = process.scope == "group" && process.group
+				  ? process.group->window.sum(now_ns, config_.window_ns)
+				  : process.window.sum(now_ns, config_.window_ns);
+	if (kind == AlertKind::Resolved)
+		d.window_counts = process.total;
+	d.verdict = process.verdict;
+	d.verdict.reason = tests.explain(d.window_counts, d.verdict);
 	for (const auto &[tid, thread] : process.threads)
-		if (thread.verdict.kind != VerdictKind::Benign)
-			detection.threads.push_back(tid);
-	std::sort(detection.threads.begin(), detection.threads.end());
-	return detection;
+		if (tests(thread.window.sum(now_ns, config_.window_ns)).kind != VerdictKind::Benign)
+			d.threads.push_back(tid);
+	std::sort(d.threads.begin(), d.threads.end());
+	return d;
 }
 
-void Detector::expire(std::uint64_t now_ns)
+void Detector::forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash>::iterator it)
 {
-	std::erase_if(processes_, [&](const auto &entry) {
-		return entry.second.last_ns + config_.idle_expiry_ns < now_ns;
-	});
+	GroupEvidence *group = it->second.group;
+	processes_.erase(it);
+	if (group && --group->processes == 0) {
+		const std::string label = group->label; // erase() must not see a key that it destroys
+		groups_.erase(label);
+	}
+}
+
+void Detector::evict_one()
+{
+	// Least recently seen first, sparing processes under an open alert while others remain.
+	auto victim = processes_.end();
+	for (auto it = processes_.begin(); it != processes_.end(); ++it) {
+		if (victim == processes_.end() || (victim->second.alerted && !it->second.alerted) ||
+		    (victim->second.alerted == it->second.alerted && it->second.last_ns < victim->second.last_ns))
+			victim = it;
+	}
+	if (victim != processes_.end())
+		forget(victim);
+}
+
+std::optional<Detection> Detector::process_exited(const ProcessKey &key, std::uint64_t now_ns)
+{
+	auto it = processes_.find(key);
+	if (it == processes_.end())
+		return std::nullopt;
+	std::optional<Detection> resolved;
+	if (it->second.alerted)
+		resolved = detection_for(it->second, AlertKind::Resolved, now_ns);
+	forget(it);
+	return resolved;
+}
+
+std::vector<Detection> Detector::expire(std::uint64_t now_ns)
+{
+	std::vector<Detection> resolved;
+	for (auto it = processes_.begin(); it != processes_.end();) {
+		auto next = std::next(it);
+		if (it->second.last_ns + config_.idle_expiry_ns < now_ns) {
+			if (it->second.alerted)
+				resolved.push_back(detection_for(it->second, AlertKind::Resolved, now_ns));
+			forget(it);
+		}
+		it = next;
+	}
+	return resolved;
 }
 
 } // namespace mxwatch

@@ -1,12 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The detector: pure, deterministic C++ over timestamped samples. No I/O.
 //
-// Evidence is kept per thread and per process over a sliding window. A
-// RandomX thread executes CFROUND thousands of times per hash with random
-// operands, so when it is switched out it can be in any of the four rounding
-// modes with roughly equal probability. Benign programs that touch rounding
-// use one fixed non-default mode, or toggle between nearest, down and up
-// (interval arithmetic); they do not spread over all four modes.
+// The model (docs/detection.md has the derivation and the measured table):
+// RandomX's CFROUND sets MXCSR's rounding mode to a random value thousands of
+// times per hash, so the non-default samples of a mining thread are spread
+// evenly over down, up and toward-zero, and consecutive samples rarely repeat a
+// non-default mode. Benign programs that leave the default mode use one mode,
+// or two of the three (interval arithmetic: down and up), or dwell in each
+// mode for long stretches (test programs), and they set the mode with
+// fesetround(), which changes the x87 control word too; CFROUND does not.
+//
+// Two sequential probability ratio tests run over the evidence of each thread,
+// each process (all its threads pooled) and each group (processes of one
+// executable in one cgroup, pooled), within a sliding window:
+//   spread: the rarest of the three non-default modes, among non-default
+//           samples, has share rare_share_miner (H1) vs rare_share_benign (H0);
+//   churn:  after a non-default sample the next sample differs with
+//           probability change_rate_miner (H1) vs change_rate_benign (H0).
+// Both must cross log((1 - miss) / false_alarm), and the non-default samples
+// must not mostly carry the same mode in the x87 control word.
 #pragma once
 
 #include "mxwatch/sample.hpp"
@@ -21,17 +33,30 @@
 namespace mxwatch {
 
 struct DetectorConfig {
-	std::uint64_t window_ns = 60'000'000'000;  // evidence older than this is forgotten
-	std::uint64_t min_samples = 24;            // below this no verdict is reached
-	double min_mode_share = 0.05;              // each of the four modes must reach this share
-	std::uint64_t idle_expiry_ns = 120'000'000'000; // a process without samples this long is dropped
+	// The sensitivity knob: the probability that a benign thread's evidence
+	// crosses a test's threshold (Wald's bound, per test and per evidence scope).
+	double false_alarm = 1e-6;
+	double miss = 1e-3;
+	double rare_share_benign = 0.02;
+	double rare_share_miner = 0.20;  // RandomX: about 1/3
+	double change_rate_benign = 0.15;
+	double change_rate_miner = 0.50; // RandomX: about 0.75
+	double max_x87_agreement = 0.5;  // above: modes set through fesetround()
+	std::uint64_t window_ns = 60'000'000'000;
+	std::uint64_t ongoing_interval_ns = 300'000'000'000; // at most one `ongoing` per process per interval
+	std::uint64_t idle_expiry_ns = 120'000'000'000;      // forget a process without samples this long
+	std::size_t max_processes = 65536;                   // state cap; least recently seen go first
 };
 
-// Sample counts over some span of time.
+// Sample counts over some span of time. Additive: threads pool into processes,
+// processes into groups.
 struct ModeCounts {
 	std::array<std::uint64_t, kRoundingModes> by_mode{};
-	std::uint64_t transitions = 0; // mode changes between consecutive samples of a thread
-	std::uint64_t ftz_daz = 0;     // samples with FTZ and DAZ both set
+	std::uint64_t transitions = 0;    // mode changes between consecutive samples of a thread
+	std::uint64_t after_non_default = 0; // samples that followed a non-default sample
+	std::uint64_t changed_after_non_default = 0;
+	std::uint64_t ftz_daz = 0;        // samples with FTZ and DAZ both set
+	std::uint64_t x87_agrees = 0;     // non-default samples whose x87 rounding mode matches
 
 	std::uint64_t total() const;
 	std::uint64_t non_default() const { return total() - by_mode[0]; }
@@ -60,11 +85,13 @@ std::string_view to_string(VerdictKind kind);
 
 struct Verdict {
 	VerdictKind kind = VerdictKind::Benign;
-	double score = 0; // 0..1: the smallest mode share relative to a uniform spread
+	double score = 0;         // 0..1: progress of the weaker test towards its threshold
+	double spread_llr = 0;    // log-likelihood ratios of the two tests
+	double churn_llr = 0;
 	std::string reason;
 };
 
-// Pure decision over the counts of one thread or one process.
+// Pure decision over the counts of one thread, process or group.
 Verdict judge(const ModeCounts &counts, const DetectorConfig &config);
 
 struct ProcessKey {
@@ -81,12 +108,16 @@ struct ProcessKeyHash {
 };
 
 struct ThreadEvidence {
-	std::uint32_t tid = 0;
 	RoundingMode last_mode = RoundingMode::Nearest;
 	bool seen = false;
 	WindowedCounts window;
-	ModeCounts total;
 	Verdict verdict;
+};
+
+struct GroupEvidence {
+	std::string label; // executable (or comm) and cgroup, for people
+	WindowedCounts window;
+	std::uint32_t processes = 0;
 };
 
 struct ProcessEvidence {
@@ -97,32 +128,48 @@ struct ProcessEvidence {
 	std::uint64_t last_ns = 0;
 	std::unordered_map<std::uint32_t, ThreadEvidence> threads;
 	WindowedCounts window;
-	ModeCounts total;
+	ModeCounts total; // since first seen, for reports
 	Verdict verdict;
+	std::string scope; // which evidence decided: "thread", "process" or "group"
+	GroupEvidence *group = nullptr;
 	bool alerted = false;
+	std::uint64_t last_alert_ns = 0;
+	std::uint64_t first_alert_ns = 0;
 };
 
-// A process judged a miner for the first time.
+enum class AlertKind { Alert, Ongoing, Resolved };
+std::string_view to_string(AlertKind kind);
+
+// A process judged a miner (Alert), still one (Ongoing), or gone (Resolved).
 struct Detection {
+	AlertKind kind = AlertKind::Alert;
 	ProcessKey key;
 	std::string comm;
 	std::uint64_t cgroup_id = 0;
 	std::uint64_t timestamp_ns = 0;
 	std::uint64_t first_seen_ns = 0;
+	std::uint64_t first_alert_ns = 0;
 	ModeCounts window_counts;
-	std::vector<std::uint32_t> threads; // threads whose own evidence looks like RandomX
+	std::vector<std::uint32_t> threads; // threads whose own evidence is not benign
 	Verdict verdict;
+	std::string scope;
+	std::string group; // label of the executable/cgroup group
 };
 
 class Detector {
 public:
 	explicit Detector(DetectorConfig config = {});
 
-	// Feeds one sample; returns a Detection when its process is first judged a miner.
-	std::optional<Detection> observe(const Sample &sample);
+	// Feeds one sample. `group` names the process's executable (or anything that
+	// ties processes together, like its comm); with the sample's cgroup it keys
+	// the group evidence. Returns an Alert or Ongoing event when one is due.
+	std::optional<Detection> observe(const Sample &sample, const std::string &group = {});
 
-	// Forgets processes that sent nothing for idle_expiry_ns.
-	void expire(std::uint64_t now_ns);
+	// The process is gone: Resolved if it had been alerted on.
+	std::optional<Detection> process_exited(const ProcessKey &key, std::uint64_t now_ns);
+
+	// Forgets processes idle for idle_expiry_ns; Resolved for alerted ones.
+	std::vector<Detection> expire(std::uint64_t now_ns);
 
 	const std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash> &processes() const
 	{
@@ -131,10 +178,14 @@ public:
 	const DetectorConfig &config() const { return config_; }
 
 private:
-	Detection detection_for(const ProcessEvidence &process, std::uint64_t now_ns) const;
+	ProcessEvidence &process_for(const Sample &sample, const std::string &group);
+	void forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash>::iterator it);
+	void evict_one();
+	Detection detection_for(const ProcessEvidence &process, AlertKind kind, std::uint64_t now_ns) const;
 
 	DetectorConfig config_;
 	std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash> processes_;
+	std::unordered_map<std::string, GroupEvidence> groups_;
 };
 
 } // namespace mxwatch

@@ -17,7 +17,7 @@ Detection sample_detection(std::string comm)
 	d.window_counts.transitions = 30;
 	d.window_counts.ftz_daz = 46;
 	d.threads = {4242, 4243};
-	d.verdict = {VerdictKind::Miner, 0.87, "all 4 rounding modes"};
+	d.verdict = {.kind = VerdictKind::Miner, .score = 0.87, .reason = "all 4 rounding modes"};
 	return d;
 }
 

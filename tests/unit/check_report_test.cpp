@@ -32,7 +32,7 @@ CheckResult result_with(VerdictKind kind)
 	row.name = "evil\x1bname";
 	row.info.executable = "/tmp/x";
 	row.counts.by_mode = {40, 20, 20, 20};
-	row.verdict = {kind, 0.8, "why"};
+	row.verdict = {.kind = kind, .score = 0.8, .reason = "why"};
 	result.rows.push_back(row);
 	return result;
 }

@@ -2,6 +2,8 @@
 #include "mxwatch/detector.hpp"
 
 #include <gtest/gtest.h>
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 namespace mxwatch {
@@ -17,7 +19,8 @@ public:
 	{
 	}
 
-	std::optional<Detection> sample(std::uint32_t mxcsr, std::uint32_t tid = 0, std::uint32_t skipped = 0)
+	std::optional<Detection> sample(std::uint32_t mxcsr, std::uint32_t tid = 0, std::uint32_t skipped = 0,
+					std::uint16_t x87_cw = kX87CwDefault)
 	{
 		now_ += 20 * kMs;
 		Sample s;
@@ -27,6 +30,7 @@ public:
 		s.process_start_ns = start_;
 		s.mxcsr = mxcsr;
 		s.default_skipped = skipped;
+		s.x87_cw = x87_cw;
 		s.comm = "worker";
 		auto d = detector_.observe(s);
 		if (d && !first_)
@@ -100,14 +104,96 @@ TEST(Detector, TooFewSamplesGiveNoVerdict)
 	EXPECT_EQ(detector.processes().begin()->second.verdict.kind, VerdictKind::Suspicious);
 }
 
-TEST(Detector, ARareFourthModeAmongManyDefaultSamplesIsNotEnough)
+TEST(Detector, AThrottledMinerDilutedByDefaultSamplesIsStillAMiner)
 {
 	Detector detector;
 	Feed feed(detector);
-	// Mostly nearest (folded by the kernel), a few of each other mode: under 5% each.
+	std::mt19937 rng(11);
+	// Each burst of hashing is followed by a long sleep in the default mode (folded by the kernel).
 	for (int i = 0; i < 100; i++)
-		feed.sample(csr(1 + i % 3), 0, /*skipped=*/100);
+		feed.sample(csr(1 + static_cast<int>(rng() % 3)), 0, /*skipped=*/100);
+	ASSERT_TRUE(feed.first());
+	EXPECT_LT(feed.first()->window_counts.share(RoundingMode::Down), 0.02);
+}
+
+TEST(Detector, ATestProgramDwellingInEachModeIsNotAMiner)
+{
+	Detector detector;
+	Feed feed(detector);
+	// fesetround() test style: long blocks in each mode, all four covered, set with x87 too.
+	for (int block = 0; block < 40; block++)
+		for (int i = 0; i < 30; i++)
+			feed.sample(csr(block % 4));
 	EXPECT_FALSE(feed.first());
+	EXPECT_NE(detector.processes().begin()->second.verdict.kind, VerdictKind::Miner);
+}
+
+TEST(Detector, RandomModesSetThroughFesetroundAreNotAMiner)
+{
+	Detector detector;
+	Feed feed(detector);
+	std::mt19937 rng(13);
+	for (int i = 0; i < 3000; i++) {
+		const int mode = static_cast<int>(rng() % 4);
+		// fesetround() writes the same mode into the x87 control word (bits 10-11).
+		feed.sample(csr(mode), 0, 0, static_cast<std::uint16_t>(kX87CwDefault | mode << 10));
+	}
+	EXPECT_FALSE(feed.first());
+	const Verdict verdict = judge(detector.processes().begin()->second.total, DetectorConfig{});
+	EXPECT_EQ(verdict.kind, VerdictKind::Suspicious);
+	EXPECT_NE(verdict.reason.find("fesetround"), std::string::npos) << verdict.reason;
+}
+
+TEST(Detector, OngoingUpdatesAreRateLimitedAndExitResolves)
+{
+	DetectorConfig config;
+	config.ongoing_interval_ns = 2'000 * kMs;
+	Detector detector(config);
+	Feed feed(detector);
+	std::mt19937 rng(17);
+	std::vector<AlertKind> kinds;
+	for (int i = 0; i < 500; i++) // 10 s of samples, 20 ms apart
+		if (auto d = feed.sample(csr(static_cast<int>(rng() % 4))))
+			kinds.push_back(d->kind);
+	ASSERT_FALSE(kinds.empty());
+	EXPECT_EQ(kinds.front(), AlertKind::Alert);
+	EXPECT_EQ(std::count(kinds.begin(), kinds.end(), AlertKind::Alert), 1);
+	const auto ongoing = std::count(kinds.begin(), kinds.end(), AlertKind::Ongoing);
+	EXPECT_GE(ongoing, 3);
+	EXPECT_LE(ongoing, 5);
+	const auto resolved = detector.process_exited({100, 5}, feed.now() + 1);
+	ASSERT_TRUE(resolved);
+	EXPECT_EQ(resolved->kind, AlertKind::Resolved);
+	EXPECT_TRUE(detector.processes().empty());
+	EXPECT_FALSE(detector.process_exited({100, 5}, feed.now() + 2));
+}
+
+TEST(Detector, ShortLivedWorkersOfOneExecutableArePooledAsAGroup)
+{
+	Detector detector;
+	std::mt19937 rng(19);
+	std::optional<Detection> first;
+	// Workers respawned every few samples: no single one carries enough evidence.
+	for (std::uint32_t worker = 0; worker < 30 && !first; worker++) {
+		Feed feed(detector, 1000 + worker, worker + 1);
+		for (int i = 0; i < 4; i++)
+			feed.sample(csr(static_cast<int>(rng() % 4)));
+		first = feed.first();
+	}
+	ASSERT_TRUE(first);
+	EXPECT_EQ(first->scope, "group");
+}
+
+TEST(Detector, StateIsCappedAtMaxProcesses)
+{
+	DetectorConfig config;
+	config.max_processes = 50;
+	Detector detector(config);
+	for (std::uint32_t pid = 1; pid <= 500; pid++) {
+		Feed feed(detector, pid, pid);
+		feed.sample(csr(1));
+	}
+	EXPECT_LE(detector.processes().size(), 50u);
 }
 
 TEST(Detector, FoldedDefaultSamplesCountAsNearest)
@@ -180,9 +266,12 @@ TEST(Judge, ScoreIsOneForAUniformSpread)
 {
 	ModeCounts counts;
 	counts.by_mode = {25, 25, 25, 25};
+	counts.after_non_default = 75;
+	counts.changed_after_non_default = 56;
 	const auto verdict = judge(counts, DetectorConfig{});
-	EXPECT_EQ(verdict.kind, VerdictKind::Miner);
+	EXPECT_EQ(verdict.kind, VerdictKind::Miner) << verdict.reason;
 	EXPECT_DOUBLE_EQ(verdict.score, 1.0);
+	EXPECT_GT(verdict.spread_llr, std::log(0.999 / 1e-6));
 }
 
 } // namespace
