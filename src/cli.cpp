@@ -43,6 +43,8 @@ int run_cli(int argc, char **argv)
 	int status = kExitClean;
 	add_run_command(app, common, status);
 	add_check_command(app, common, status);
+	add_record_command(app, common, status);
+	add_replay_command(app, status);
 	add_version_command(app, status);
 
 	// Subcommand callbacks run before the app's own: set logging up as soon as options are parsed.

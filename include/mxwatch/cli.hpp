@@ -29,6 +29,8 @@ int run_cli(int argc, char **argv);
 // Each registers its subcommand; the callback it installs sets `status`.
 void add_run_command(CLI::App &app, const CommonOptions &common, int &status);
 void add_check_command(CLI::App &app, const CommonOptions &common, int &status);
+void add_record_command(CLI::App &app, const CommonOptions &common, int &status);
+void add_replay_command(CLI::App &app, int &status);
 void add_version_command(CLI::App &app, int &status);
 
 // spdlog on stderr, with libbpf's own messages routed through it.
