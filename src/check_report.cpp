@@ -88,12 +88,13 @@ std::string terminal_safe(std::string_view raw)
 int CheckResult::miners() const
 {
 	return static_cast<int>(std::count_if(rows.begin(), rows.end(), [](const CheckRow &row) {
-		return row.verdict.kind == VerdictKind::Miner;
+		return row.verdict.kind == VerdictKind::Miner && !row.allowed;
 	}));
 }
 
 CheckResult collect_check_result(const Detector &detector, const KernelSampler &sampler, double duration_s,
-				 const std::function<ProcessInfo(const ProcessKey &)> &process_info)
+				 const std::function<ProcessInfo(const ProcessKey &)> &process_info,
+				 const std::function<std::optional<std::string>(const ProcessKey &)> &allowed)
 {
 	CheckResult result;
 	result.duration_s = duration_s;
@@ -106,8 +107,12 @@ CheckResult collect_check_result(const Detector &detector, const KernelSampler &
 		CheckRow row{key, process.comm, process_info(key), process.total,
 			     judge(process.total, detector.config())};
 		// A process judged a miner at any moment stays one in the report.
-		if (process.alerted)
-			row.verdict.kind = VerdictKind::Miner;
+		if (process.alerted) {
+			row.verdict = process.verdict;
+			row.verdict.reason = judge(process.total, detector.config()).reason;
+		}
+		if (allowed)
+			row.allowed = allowed(key);
 		result.rows.push_back(std::move(row));
 	}
 	std::sort(result.rows.begin(), result.rows.end(), [](const CheckRow &a, const CheckRow &b) {
@@ -144,6 +149,8 @@ std::string render_table(const CheckResult &result, bool unicode)
 					   row.counts.by_mode[m]);
 		}
 		out += fmt::format("{:>9}{}\n", "", terminal_safe(row.verdict.reason));
+		if (row.allowed)
+			out += fmt::format("{:>9}allowlisted: {}\n", "", terminal_safe(*row.allowed));
 	}
 	const int miners = result.miners();
 	out += miners ? fmt::format("\n{} miner{} found.\n", miners, miners == 1 ? "" : "s")
@@ -182,6 +189,8 @@ nlohmann::json to_json(const CheckResult &result)
 		};
 		if (row.info.executable)
 			p["executable"] = *row.info.executable;
+		if (row.allowed)
+			p["allowlisted"] = *row.allowed;
 		if (row.info.uid)
 			p["user_id"] = *row.info.uid;
 		if (row.info.user_name)

@@ -14,6 +14,7 @@ PipelineOptions CommonOptions::to_pipeline_options() const
 	options.sampler.attach = attach_type_from_string(attach);
 	options.sampler.ring_buffer_bytes = ring_buffer_kib * 1024;
 	options.sampling_floor_hz = sampling_floor_hz;
+	detection.apply(options);
 	return options;
 }
 
@@ -37,6 +38,7 @@ int run_cli(int argc, char **argv)
 		       "Wake each CPU this often so that CPU-bound tasks are sampled (0: off)")
 		->check(CLI::Range(0u, 1000u))
 		->capture_default_str();
+	add_detection_options(app, common.detection);
 	app.footer("Exit status: 0 clean, 1 miner found (check), 2 error.\n"
 		   "Needs root, or CAP_BPF and CAP_PERFMON, and a kernel with BTF.");
 

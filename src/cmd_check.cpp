@@ -54,7 +54,8 @@ int run_check(const CommonOptions &common, const CheckOptions &options)
 
 	const double observed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 	const CheckResult result = collect_check_result(pipeline.detector(), pipeline.sampler(), observed,
-							     [&](const ProcessKey &key) { return pipeline.process_info(key); });
+							     [&](const ProcessKey &key) { return pipeline.process_info(key); },
+							     [&](const ProcessKey &key) { return pipeline.allowed(key); });
 	if (options.json) {
 		std::puts(to_json_line(to_json(result)).c_str());
 	} else {

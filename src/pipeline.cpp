@@ -3,6 +3,7 @@
 
 #include "mxwatch/errors.hpp"
 #include "mxwatch/host_checks.hpp"
+#include "mxwatch/process_liveness.hpp"
 
 #include <csignal>
 #include <spdlog/spdlog.h>
@@ -10,7 +11,7 @@
 namespace mxwatch {
 
 Pipeline::Pipeline(const PipelineOptions &options)
-    : options_(options), detector_(options.detector)
+    : options_(options), detector_(options.detector), allowlist_(options.allowlist)
 {
 	if (auto problem = first_host_problem(check_host()))
 		throw SetupError(*problem);
@@ -20,10 +21,37 @@ Pipeline::Pipeline(const PipelineOptions &options)
 
 ProcessInfo Pipeline::process_info(const ProcessKey &key) const
 {
-	if (auto it = process_info_.find(key); it != process_info_.end())
-		return it->second;
+	if (auto it = known_.find(key); it != known_.end())
+		return it->second.info;
 	return read_process_info(key.tgid);
 }
+
+std::optional<std::string> Pipeline::allowed(const ProcessKey &key) const
+{
+	if (auto it = known_.find(key); it != known_.end())
+		return it->second.allowed;
+	return std::nullopt;
+}
+
+namespace {
+
+std::uint64_t now_monotonic_ns()
+{
+	timespec ts{};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+AllowlistSubject allowlist_subject(const ProcessInfo &info)
+{
+	AllowlistSubject subject;
+	subject.executable = info.executable;
+	subject.user_name = info.user_name;
+	subject.uid = info.uid;
+	return subject;
+}
+
+} // namespace
 
 void Pipeline::reopen_output()
 {
@@ -35,16 +63,64 @@ void Pipeline::on_sample(const Sample &sample)
 {
 	samples_seen_++;
 	const ProcessKey key{sample.tgid, sample.process_start_ns};
-	auto [known, inserted] = process_info_.try_emplace(key);
-	if (inserted)
-		known->second = read_process_info(sample.tgid); // short-lived processes are gone by the report
-	auto detection = detector_.observe(sample);
-	if (!detection)
+	auto [it, inserted] = known_.try_emplace(key);
+	KnownProcess &known = it->second;
+	if (inserted) {
+		// Read now: short-lived processes are gone by the time they are reported.
+		known.info = read_process_info(sample.tgid);
+		known.group = known.info.executable.value_or("");
+		known.start_ticks = read_start_ticks(sample.tgid);
+		if (!allowlist_.empty())
+			known.allowed = allowlist_.match(allowlist_subject(known.info));
+	}
+	if (auto detection = detector_.observe(sample, known.group))
+		on_detection(std::move(*detection), known);
+}
+
+void Pipeline::on_detection(Detection detection, const KnownProcess &known)
+{
+	if (known.allowed) {
+		if (detection.kind == AlertKind::Alert)
+			spdlog::info("pid {} ({}) computes RandomX but is allowlisted ({})", detection.key.tgid,
+				     detection.comm, *known.allowed);
 		return;
-	spdlog::warn("miner: pid {} ({}): {}", detection->key.tgid, detection->comm, detection->verdict.reason);
+	}
+	if (detection.kind == AlertKind::Alert)
+		spdlog::warn("miner: pid {} ({}): {}", detection.key.tgid, detection.comm, detection.verdict.reason);
+	else
+		spdlog::info("{}: pid {} ({})", to_string(detection.kind), detection.key.tgid, detection.comm);
 	if (output_)
-		output_->publish({*detection, known->second, std::chrono::system_clock::now(), options_.detector.window_ns});
-	reports_.push_back({std::move(*detection), known->second});
+		output_->publish({detection, known.info, std::chrono::system_clock::now(), options_.detector.window_ns});
+	if (detection.kind == AlertKind::Alert)
+		reports_.push_back({std::move(detection), known.info});
+}
+
+void Pipeline::resolve_exited_processes()
+{
+	std::vector<ProcessKey> gone;
+	for (const auto &[key, process] : detector_.processes()) {
+		if (!process.alerted)
+			continue;
+		auto it = known_.find(key);
+		if (it == known_.end() || !it->second.start_ticks ||
+		    !same_process_alive(key.tgid, *it->second.start_ticks))
+			gone.push_back(key);
+	}
+	const auto now = now_monotonic_ns();
+	for (const auto &key : gone) {
+		if (auto resolved = detector_.process_exited(key, now))
+			on_detection(std::move(*resolved), known_[key]);
+		known_.erase(key);
+	}
+}
+
+void Pipeline::expire(std::uint64_t now_ns)
+{
+	for (auto &resolved : detector_.expire(now_ns)) {
+		const ProcessKey key = resolved.key;
+		on_detection(std::move(resolved), known_[key]);
+	}
+	std::erase_if(known_, [&](const auto &entry) { return !detector_.processes().contains(entry.first); });
 }
 
 void Pipeline::run_until(const std::atomic<bool> &stop, std::chrono::steady_clock::time_point until,
@@ -53,6 +129,7 @@ void Pipeline::run_until(const std::atomic<bool> &stop, std::chrono::steady_cloc
 	using clock = std::chrono::steady_clock;
 	auto next_tick = clock::now();
 	auto next_expiry = clock::now() + std::chrono::seconds(10);
+	auto next_liveness = clock::now() + std::chrono::seconds(1);
 	while (!stop.load() && clock::now() < until) {
 		sampler_->poll(100);
 		const auto now = clock::now();
@@ -60,14 +137,12 @@ void Pipeline::run_until(const std::atomic<bool> &stop, std::chrono::steady_cloc
 			tick();
 			next_tick = now + std::chrono::milliseconds(250);
 		}
+		if (now >= next_liveness) {
+			resolve_exited_processes();
+			next_liveness = now + std::chrono::seconds(1);
+		}
 		if (now >= next_expiry) {
-			timespec ts{};
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			detector_.expire(static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-					 static_cast<std::uint64_t>(ts.tv_nsec));
-			std::erase_if(process_info_, [&](const auto &entry) {
-				return !detector_.processes().contains(entry.first);
-			});
+			expire(now_monotonic_ns());
 			next_expiry = now + std::chrono::seconds(10);
 		}
 	}

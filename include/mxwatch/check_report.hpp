@@ -19,6 +19,7 @@ struct CheckRow {
 	ProcessInfo info;
 	ModeCounts counts; // over the whole check
 	Verdict verdict;
+	std::optional<std::string> allowed; // why the allowlist lets it be; not counted as a miner
 };
 
 struct CheckResult {
@@ -32,7 +33,8 @@ struct CheckResult {
 
 // Rows for every process the detector saw outside the default mode, miners first.
 CheckResult collect_check_result(const Detector &detector, const KernelSampler &sampler, double duration_s,
-				 const std::function<ProcessInfo(const ProcessKey &)> &process_info);
+				 const std::function<ProcessInfo(const ProcessKey &)> &process_info,
+				 const std::function<std::optional<std::string>(const ProcessKey &)> &allowed = {});
 
 std::string render_table(const CheckResult &result, bool unicode);
 nlohmann::json to_json(const CheckResult &result);

@@ -15,12 +15,23 @@ enum ExitStatus : int {
 	kExitError = 2,
 };
 
+// The detector's knobs and the allowlist.
+struct DetectionOptions {
+	double false_alarm = DetectorConfig{}.false_alarm;
+	double window_s = static_cast<double>(DetectorConfig{}.window_ns) / 1e9;
+	double ongoing_interval_s = static_cast<double>(DetectorConfig{}.ongoing_interval_ns) / 1e9;
+	AllowlistConfig allowlist;
+	void apply(PipelineOptions &options) const;
+};
+void add_detection_options(CLI::App &app, DetectionOptions &options);
+
 // Options every command that attaches shares.
 struct CommonOptions {
 	int verbosity = 0;
 	std::string attach = "auto";
 	std::uint32_t ring_buffer_kib = 1024;
 	unsigned sampling_floor_hz = 50;
+	DetectionOptions detection;
 	PipelineOptions to_pipeline_options() const;
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "mxwatch/alert_output.hpp"
+#include "mxwatch/allowlist.hpp"
 #include "mxwatch/detector.hpp"
 #include "mxwatch/kernel_sampler.hpp"
 #include "mxwatch/sampling_floor.hpp"
@@ -20,6 +21,7 @@ struct PipelineOptions {
 	SamplerOptions sampler;
 	DetectorConfig detector;
 	unsigned sampling_floor_hz = 50; // 0: no wakers
+	AllowlistConfig allowlist;
 };
 
 struct DetectionReport {
@@ -45,16 +47,30 @@ public:
 	const std::vector<DetectionReport> &reports() const { return reports_; }
 	// What /proc said about the process when its first sample arrived (it may be gone since).
 	ProcessInfo process_info(const ProcessKey &key) const;
+	// Why the process is allowlisted, or nothing.
+	std::optional<std::string> allowed(const ProcessKey &key) const;
 	std::uint64_t samples_seen() const { return samples_seen_; }
 
 private:
+	// What the pipeline learnt about a process at its first sample.
+	struct KnownProcess {
+		ProcessInfo info;
+		std::string group; // executable, or empty: groups processes for the detector
+		std::optional<std::uint64_t> start_ticks;
+		std::optional<std::string> allowed;
+	};
+
 	void on_sample(const Sample &sample);
+	void on_detection(Detection detection, const KnownProcess &known);
+	void resolve_exited_processes();
+	void expire(std::uint64_t now_ns);
 
 	PipelineOptions options_;
 	Detector detector_;
 	std::unique_ptr<AlertOutput> output_;
 	std::vector<DetectionReport> reports_;
-	std::unordered_map<ProcessKey, ProcessInfo, ProcessKeyHash> process_info_;
+	Allowlist allowlist_;
+	std::unordered_map<ProcessKey, KnownProcess, ProcessKeyHash> known_;
 	std::uint64_t samples_seen_ = 0;
 	std::unique_ptr<KernelSampler> sampler_; // detached before the rest goes away
 	std::unique_ptr<SamplingFloor> sampling_floor_; // last: its wakers stop first

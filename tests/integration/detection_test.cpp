@@ -5,7 +5,7 @@
 namespace mxwatch::test {
 namespace {
 
-std::string describe(const CheckRun &run)
+[[maybe_unused]] std::string describe(const CheckRun &run)
 {
 	return "exit " + std::to_string(run.exit_status) + "\nstderr:\n" + run.stderr_text +
 	       "\ndocument:\n" + run.document.dump(2);
@@ -81,6 +81,39 @@ TEST(Detection, RawTracepointFallbackDetectsToo)
 	const auto *proc = run.process(run.workload_pids.at(0));
 	ASSERT_NE(proc, nullptr) << describe(run);
 	EXPECT_EQ((*proc)["verdict"], "miner");
+}
+
+} // namespace
+} // namespace mxwatch::test
+
+namespace mxwatch::test {
+namespace {
+
+TEST(Allowlist, AllowlistedExecutableIsJudgedButNotCountedAsAMiner)
+{
+	MXW_REQUIRE_PRIVILEGED();
+	const auto run = run_check_with({{workload("mxw-cfround"), "--seconds", "8"}}, 11,
+					{"--allow-exe", workload("mxw-cfround")});
+	ASSERT_EQ(run.exit_status, 0) << describe(run);
+	EXPECT_EQ(run.document["miners"], 0);
+	const auto *proc = run.process(run.workload_pids.at(0));
+	ASSERT_NE(proc, nullptr) << describe(run);
+	EXPECT_EQ((*proc)["verdict"], "miner") << describe(run);
+	EXPECT_EQ((*proc)["allowlisted"], "executable " + workload("mxw-cfround")) << describe(run);
+}
+
+TEST(Detection, FesetroundTestProgramCyclingAllFourModesIsNotAMiner)
+{
+	MXW_REQUIRE_PRIVILEGED();
+	const auto run = run_check_with({{workload("mxw-fenv-cycle"), "--seconds", "8", "--block-us", "1000"},
+					 {workload("mxw-fenv-cycle"), "--seconds", "8", "--block-us", "100000"}},
+					11);
+	ASSERT_EQ(run.exit_status, 0) << describe(run);
+	for (int i = 0; i < 2; i++) {
+		const auto *proc = run.process(run.workload_pids.at(i));
+		ASSERT_NE(proc, nullptr) << describe(run); // seen in all four modes...
+		EXPECT_EQ((*proc)["verdict"], "suspicious") << describe(run); // ...but not a miner
+	}
 }
 
 } // namespace

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The detection evaluation, one command:
+#
+#   sudo bench/eval/run.sh [BUILD_DIR] [RUNS] [SECONDS]
+#
+# Runs every workload RUNS times (default 3) for SECONDS (default 8) while
+# `mxwatch record` records what the kernel sends, each workload alone in its
+# own cgroup v2 directory; then mxw-evaluate applies mxwatch's detector and the
+# reference rules to the same recordings and prints the table
+# (docs/detection.md explains it). Recordings stay in BUILD_DIR/eval/.
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+runs=${2:-3}
+seconds=${3:-8}
+w=$build/tests/workloads
+out=$build/eval
+mkdir -p "$out"
+rm -f "$out"/*.jsonl
+cgroot=$(findmnt -t cgroup2 -n -o TARGET | head -n1)
+[[ -n $cgroot ]] || { echo "run.sh: no cgroup2 mount found" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"; rmdir "$cgroot"/mxw-eval-* 2>/dev/null || true' EXIT
+
+# A renamed copy: the process name (comm) says nothing about RandomX.
+cp "$w/mxw-randomx" "$tmp/kworker-u8"
+
+respawn() { # workers that live 1.5 s each, like a miner evading per-process state
+	local end=$((SECONDS + $1))
+	while ((SECONDS < end)); do "$w/mxw-randomx" --seconds 1.5; done
+}
+compile_loop() {
+	local end=$((SECONDS + $1))
+	while ((SECONDS < end)); do
+		g++ -std=c++20 -O2 -I"$build/../include" -I"$build/generated" -c "$build/../src/detector.cpp" -o "$tmp/d.o"
+	done
+}
+python_loop() {
+	python3 -c "
+import math, time, fractions, statistics
+end = time.time() + $1
+acc = 0.0
+while time.time() < end:
+    xs = [math.sin(i) * math.exp(-i / 1000) for i in range(20000)]
+    acc += statistics.fmean(xs) + math.fsum(xs) + float(fractions.Fraction(1, 3))
+print(acc)"
+}
+
+# name | class | command (SECONDS is appended where it takes --seconds)
+workloads=(
+	"randomx-jit-1t|miner|$w/mxw-randomx --seconds $seconds"
+	"randomx-jit-2t|miner|$w/mxw-randomx --seconds $seconds --threads 2"
+	"randomx-interpreter|miner|$w/mxw-randomx --seconds $seconds --interpreter"
+	"randomx-throttled-10pct|miner|$w/mxw-randomx --seconds $seconds --duty 10"
+	"randomx-renamed|miner|$tmp/kworker-u8 --seconds $seconds"
+	"randomx-respawning|miner|respawn $seconds"
+	"cfround-no-ftz-daz|miner|$w/mxw-cfround --seconds $seconds"
+	"interval-boost|benign|$w/mxw-interval --seconds $seconds"
+	"fixed-mode-up|benign|$w/mxw-fixed-mode --mode 2 --seconds $seconds"
+	"fixed-mode-toward-zero|benign|$w/mxw-fixed-mode --mode 3 --seconds $seconds"
+	"fp-work-ofast|benign|$w/mxw-fp-work-ofast --seconds $seconds"
+	"fenv-cycle-1ms|benign|$w/mxw-fenv-cycle --seconds $seconds --block-us 1000"
+	"fenv-cycle-100ms|benign|$w/mxw-fenv-cycle --seconds $seconds --block-us 100000"
+	"stress-ng-cpu-all|benign|stress-ng --cpu 2 --cpu-method all --timeout ${seconds}s --quiet"
+	"stress-ng-fp-error|benign|stress-ng --fp-error 2 --timeout ${seconds}s --quiet"
+	"compiler-g++|benign|compile_loop $seconds"
+	"python3|benign|python_loop $seconds"
+)
+
+manifest=$out/manifest.jsonl
+: >"$manifest"
+for ((run = 1; run <= runs; run++)); do
+	for entry in "${workloads[@]}"; do
+		IFS='|' read -r name class cmd <<<"$entry"
+		rec=$out/$name.$run.jsonl
+		cg=$cgroot/mxw-eval-$name-$run
+		mkdir -p "$cg"
+		"$build/mxwatch" record -o "$rec" --duration $((seconds + 4)) 2>"$tmp/record.err" &
+		recorder=$!
+		for _ in $(seq 100); do grep -q attached "$tmp/record.err" && break; sleep 0.1; done
+		# The workload and everything it starts run in the cgroup.
+		( echo "$BASHPID" >"$cg/cgroup.procs"; eval "$cmd" ) >/dev/null 2>&1 || true
+		wait "$recorder" || { cat "$tmp/record.err" >&2; exit 2; }
+		printf '{"workload":"%s","class":"%s","run":%d,"recording":"%s","cgroup":%s}\n' \
+			"$name" "$class" "$run" "$rec" "$(stat -c %i "$cg")" >>"$manifest"
+		rmdir "$cg"
+		echo "run $run/$runs: $name" >&2
+	done
+done
+echo
+"$build/bench/mxw-evaluate" "$manifest" --json "$out/results.json"
+echo "($runs runs of ${seconds}s per workload, $(nproc) CPUs, $(uname -r); recordings in $out)"
