@@ -136,7 +136,7 @@ std::string render_table(const CheckResult &result, bool unicode)
 			   "SAMPLES", "FTZ/DAZ", "EXECUTABLE");
 	for (const auto &row : result.rows) {
 		const auto total = row.counts.total();
-		const double ftz = total ? static_cast<double>(row.counts.ftz_daz) / static_cast<double>(total) : 0;
+		const double ftz = row.counts.ftz_daz_share();
 		out += fmt::format("{:>7}  {:<10} {:<16} {:<10} {:>8} {:>8}  {}\n", row.key.tgid,
 				   terminal_safe(row.info.user_name.value_or(
 					   row.info.uid ? std::to_string(*row.info.uid) : "-")),
@@ -184,8 +184,7 @@ nlohmann::json to_json(const CheckResult &result)
 			{"samples", total},
 			{"samples_by_mode", row.counts.by_mode},
 			{"transitions", row.counts.transitions},
-			{"ftz_daz_share",
-			 total ? static_cast<double>(row.counts.ftz_daz) / static_cast<double>(total) : 0.0},
+			{"ftz_daz_share", row.counts.ftz_daz_share()},
 		};
 		if (row.info.executable)
 			p["executable"] = *row.info.executable;

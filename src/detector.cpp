@@ -21,8 +21,14 @@ double ModeCounts::share(RoundingMode mode) const
 	return n == 0 ? 0.0 : static_cast<double>(by_mode[static_cast<int>(mode)]) / static_cast<double>(n);
 }
 
+double ModeCounts::ftz_daz_share() const
+{
+	return records == 0 ? 0.0 : static_cast<double>(ftz_daz) / static_cast<double>(records);
+}
+
 ModeCounts &ModeCounts::operator+=(const ModeCounts &other)
 {
+	records += other.records;
 	for (int m = 0; m < kRoundingModes; m++)
 		by_mode[m] += other.by_mode[m];
 	transitions += other.transitions;
@@ -201,6 +207,7 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 	ModeCounts delta;
 	delta.by_mode[static_cast<int>(mode)] = 1;
 	delta.by_mode[0] += sample.default_skipped;
+	delta.records = 1;
 	delta.ftz_daz = has_ftz_daz(sample.mxcsr) ? 1 : 0;
 	delta.x87_agrees = mode != RoundingMode::Nearest && sample.x87_agrees() ? 1 : 0;
 	if (thread.seen) {

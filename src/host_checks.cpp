@@ -72,7 +72,7 @@ HostCheck check_privileges()
 	if (has(kCapSysAdmin) || (has(kCapBpf) && has(kCapPerfmon)))
 		return {"privileges", true, geteuid() == 0 ? "root" : "CAP_BPF and CAP_PERFMON"};
 	return {"privileges", false,
-		"mxwatch needs root or the capabilities CAP_BPF and CAP_PERFMON to load its BPF program; "
+		"root or the capabilities CAP_BPF and CAP_PERFMON are needed to load the BPF program; "
 		"run it with sudo or grant them (systemd: AmbientCapabilities=CAP_BPF CAP_PERFMON)"};
 }
 

@@ -55,12 +55,15 @@ struct ModeCounts {
 	std::uint64_t transitions = 0;    // mode changes between consecutive samples of a thread
 	std::uint64_t after_non_default = 0; // samples that followed a non-default sample
 	std::uint64_t changed_after_non_default = 0;
-	std::uint64_t ftz_daz = 0;        // samples with FTZ and DAZ both set
+	std::uint64_t records = 0;        // samples the kernel sent one by one (not folded)
+	std::uint64_t ftz_daz = 0;        // of those, with FTZ and DAZ both set
 	std::uint64_t x87_agrees = 0;     // non-default samples whose x87 rounding mode matches
 
 	std::uint64_t total() const;
 	std::uint64_t non_default() const { return total() - by_mode[0]; }
 	double share(RoundingMode mode) const;
+	// Folded default samples carry no MXCSR: the share is over records.
+	double ftz_daz_share() const;
 	ModeCounts &operator+=(const ModeCounts &other);
 };
 
