@@ -319,13 +319,12 @@ void Detector::evict_one()
 std::optional<Detection> Detector::process_exited(const ProcessKey &key, std::uint64_t now_ns)
 {
 	auto it = processes_.find(key);
-	if (it == processes_.end())
+	if (it == processes_.end() || it->second.exited)
 		return std::nullopt;
-	std::optional<Detection> resolved;
-	if (it->second.alerted)
-		resolved = detection_for(it->second, AlertKind::Resolved, now_ns);
-	forget(it);
-	return resolved;
+	it->second.exited = true;
+	if (!it->second.alerted)
+		return std::nullopt;
+	return detection_for(it->second, AlertKind::Resolved, now_ns);
 }
 
 std::vector<Detection> Detector::expire(std::uint64_t now_ns)
@@ -334,7 +333,7 @@ std::vector<Detection> Detector::expire(std::uint64_t now_ns)
 	for (auto it = processes_.begin(); it != processes_.end();) {
 		auto next = std::next(it);
 		if (it->second.last_ns + config_.idle_expiry_ns < now_ns) {
-			if (it->second.alerted)
+			if (it->second.alerted && !it->second.exited)
 				resolved.push_back(detection_for(it->second, AlertKind::Resolved, now_ns));
 			forget(it);
 		}

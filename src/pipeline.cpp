@@ -99,7 +99,7 @@ void Pipeline::resolve_exited_processes()
 {
 	std::vector<ProcessKey> gone;
 	for (const auto &[key, process] : detector_.processes()) {
-		if (!process.alerted)
+		if (!process.alerted || process.exited)
 			continue;
 		auto it = known_.find(key);
 		if (it == known_.end() || !it->second.start_ticks ||
@@ -110,7 +110,6 @@ void Pipeline::resolve_exited_processes()
 	for (const auto &key : gone) {
 		if (auto resolved = detector_.process_exited(key, now))
 			on_detection(std::move(*resolved), known_[key]);
-		known_.erase(key);
 	}
 }
 

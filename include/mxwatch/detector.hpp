@@ -136,6 +136,7 @@ struct ProcessEvidence {
 	std::string scope; // which evidence decided: "thread", "process" or "group"
 	GroupEvidence *group = nullptr;
 	bool alerted = false;
+	bool exited = false; // kept for reports until it expires
 	std::uint64_t last_alert_ns = 0;
 	std::uint64_t first_alert_ns = 0;
 };
@@ -168,7 +169,8 @@ public:
 	// the group evidence. Returns an Alert or Ongoing event when one is due.
 	std::optional<Detection> observe(const Sample &sample, const std::string &group = {});
 
-	// The process is gone: Resolved if it had been alerted on.
+	// The process is gone: Resolved if it had been alerted on (once). Its evidence
+	// stays for reports until it expires.
 	std::optional<Detection> process_exited(const ProcessKey &key, std::uint64_t now_ns);
 
 	// Forgets processes idle for idle_expiry_ns; Resolved for alerted ones.

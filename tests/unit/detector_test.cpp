@@ -164,8 +164,12 @@ TEST(Detector, OngoingUpdatesAreRateLimitedAndExitResolves)
 	const auto resolved = detector.process_exited({100, 5}, feed.now() + 1);
 	ASSERT_TRUE(resolved);
 	EXPECT_EQ(resolved->kind, AlertKind::Resolved);
+	EXPECT_FALSE(detector.process_exited({100, 5}, feed.now() + 2)) << "resolved once";
+	// Its evidence stays for reports, and expiring it later resolves nothing again.
+	ASSERT_EQ(detector.processes().size(), 1u);
+	EXPECT_TRUE(detector.processes().begin()->second.alerted);
+	EXPECT_TRUE(detector.expire(feed.now() + detector.config().idle_expiry_ns + 1).empty());
 	EXPECT_TRUE(detector.processes().empty());
-	EXPECT_FALSE(detector.process_exited({100, 5}, feed.now() + 2));
 }
 
 TEST(Detector, ShortLivedWorkersOfOneExecutableArePooledAsAGroup)
