@@ -447,7 +447,9 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
 	}
 	const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month(month),
 					       std::chrono::day(day)};
-	if (i != text.size() || !date.ok() || hour > 23 || minute > 59 || second > 60)
+	// system_clock counts nanoseconds in 64 bits: it ends in 2262.
+	if (i != text.size() || !date.ok() || year < 1970 || year > 2200 || hour > 23 || minute > 59 ||
+	    second > 60)
 		return std::nullopt;
 	const auto utc = std::chrono::sys_days(date) + std::chrono::hours(hour) + std::chrono::minutes(minute) +
 			 std::chrono::seconds(second) - offset + fraction;
