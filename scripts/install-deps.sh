@@ -10,6 +10,8 @@ packages=(
 	libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsystemd-dev
 	# tests and their workloads
 	googletest libgtest-dev librandomx-dev libboost-dev
+	# alerts: executable hashes (libcrypto); real peers for the sink tests; libFuzzer
+	libssl-dev rsyslog systemd libclang-rt-14-dev
 	# the evaluation's benign workloads (bench/eval)
 	stress-ng python3
 	git procps

@@ -39,6 +39,7 @@ int run_cli(int argc, char **argv)
 		->check(CLI::Range(0u, 1000u))
 		->capture_default_str();
 	add_detection_options(app, common.detection);
+	add_output_options(app, common.output);
 	app.footer("Exit status: 0 clean, 1 miner found (check), 2 error.\n"
 		   "Needs root, or CAP_BPF and CAP_PERFMON, and a kernel with BTF.");
 

@@ -11,12 +11,13 @@ namespace {
 int run_daemon(const CommonOptions &common)
 {
 	StopSignals::install();
+	// Sinks first: one that cannot work (an alert file that cannot be opened) is
+	// a setup error before anything is attached.
+	auto output = make_output(common.output, HostIdentity::read());
 	Pipeline pipeline(common.to_pipeline_options());
-	auto output = std::make_unique<JsonLinesOutput>(HostIdentity::read());
-	output->add_sink(std::make_unique<StdoutSink>());
 	pipeline.set_output(std::move(output));
 	sd_notify(0, "READY=1\nSTATUS=watching FPU context switches");
-	spdlog::info("watching; alerts go to stdout as JSON lines");
+	spdlog::info("watching; alerts go to {}", describe_output(common.output));
 
 	unsigned hangups_seen = StopSignals::hangups().load();
 	const auto forever = std::chrono::steady_clock::time_point::max();
@@ -45,7 +46,8 @@ int run_daemon(const CommonOptions &common)
 
 void add_run_command(CLI::App &app, const CommonOptions &common, int &status)
 {
-	CLI::App *cmd = app.add_subcommand("run", "Run the detector in the foreground, alerts as JSON lines on stdout");
+	CLI::App *cmd = app.add_subcommand("run", "Run the detector in the foreground; alerts go to the --sink "
+						  "destinations (stdout by default)");
 	cmd->callback([&common, &status] { status = run_daemon(common); });
 }
 

@@ -48,6 +48,9 @@ AllowlistSubject allowlist_subject(const ProcessInfo &info)
 	subject.executable = info.executable;
 	subject.user_name = info.user_name;
 	subject.uid = info.uid;
+	subject.sha256 = info.sha256;
+	if (info.container)
+		subject.container_id = info.container->id;
 	return subject;
 }
 
@@ -77,8 +80,13 @@ void Pipeline::on_sample(const Sample &sample)
 		on_detection(std::move(*detection), known);
 }
 
-void Pipeline::on_detection(Detection detection, const KnownProcess &known)
+void Pipeline::on_detection(Detection detection, KnownProcess &known)
 {
+	if (detection.kind == AlertKind::Alert && !known.allowed && allowlist_.has_digests()) {
+		// Hashing waits until a process is judged a miner: rare, and bounded per binary.
+		complete_process_info(known.info, hasher_);
+		known.allowed = allowlist_.match(allowlist_subject(known.info));
+	}
 	if (known.allowed) {
 		if (detection.kind == AlertKind::Alert)
 			spdlog::info("pid {} ({}) computes RandomX but is allowlisted ({})", detection.key.tgid,

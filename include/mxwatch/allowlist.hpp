@@ -34,6 +34,7 @@ public:
 	explicit Allowlist(AllowlistConfig config);
 
 	bool empty() const;
+	bool has_digests() const { return !config_.sha256.empty(); }
 	// Why the subject is allowed ("executable /usr/bin/monerod"), or nothing.
 	std::optional<std::string> match(const AllowlistSubject &subject) const;
 

@@ -2,6 +2,7 @@
 // The command line: one CLI11 app, one file per command.
 #pragma once
 
+#include "mxwatch/output_options.hpp"
 #include "mxwatch/pipeline.hpp"
 
 #include <CLI/CLI.hpp>
@@ -32,6 +33,7 @@ struct CommonOptions {
 	std::uint32_t ring_buffer_kib = 1024;
 	unsigned sampling_floor_hz = 50;
 	DetectionOptions detection;
+	OutputOptions output; // where alerts go (run)
 	PipelineOptions to_pipeline_options() const;
 };
 

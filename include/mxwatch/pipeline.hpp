@@ -6,6 +6,8 @@
 #include "mxwatch/alert_output.hpp"
 #include "mxwatch/allowlist.hpp"
 #include "mxwatch/detector.hpp"
+#include "mxwatch/executable_hash.hpp"
+#include "mxwatch/process_info.hpp"
 #include "mxwatch/kernel_sampler.hpp"
 #include "mxwatch/sampling_floor.hpp"
 
@@ -61,7 +63,7 @@ private:
 	};
 
 	void on_sample(const Sample &sample);
-	void on_detection(Detection detection, const KnownProcess &known);
+	void on_detection(Detection detection, KnownProcess &known);
 	void resolve_exited_processes();
 	void expire(std::uint64_t now_ns);
 
@@ -70,6 +72,7 @@ private:
 	std::unique_ptr<AlertOutput> output_;
 	std::vector<DetectionReport> reports_;
 	Allowlist allowlist_;
+	ExecutableHasher hasher_; // for sha256 allowlist entries
 	std::unordered_map<ProcessKey, KnownProcess, ProcessKeyHash> known_;
 	std::uint64_t samples_seen_ = 0;
 	std::unique_ptr<KernelSampler> sampler_; // detached before the rest goes away

@@ -1,52 +1,63 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "mxwatch/alert.hpp"
+// The ECS document of DESIGN.md §3 and the UTF-8 cleaning every format relies on.
+#include "alert_samples.hpp"
 
 #include <gtest/gtest.h>
 
 namespace mxwatch {
 namespace {
 
-Detection sample_detection(std::string comm)
-{
-	Detection d;
-	d.key = {4242, 99};
-	d.comm = std::move(comm);
-	d.timestamp_ns = 12'000'000'000;
-	d.first_seen_ns = 10'000'000'000;
-	d.window_counts.by_mode = {10, 11, 12, 13};
-	d.window_counts.transitions = 30;
-	d.window_counts.ftz_daz = 46;
-	d.threads = {4242, 4243};
-	d.verdict = {.kind = VerdictKind::Miner, .score = 0.87, .reason = "all 4 rounding modes"};
-	return d;
-}
+using test::enriched_process;
+using test::sample_detection;
 
 TEST(EcsAlert, CarriesTheRequiredFields)
 {
-	ProcessInfo info;
-	info.pid = 4242;
-	info.executable = "/usr/bin/xmrig";
-	info.args = {"xmrig", "--threads", "2"};
-	info.uid = 1000;
-	info.user_name = "alice";
-	info.parent_pid = 1;
 	const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
-	const auto alert = make_ecs_alert(sample_detection("xmrig"), info, {"node-1", "abc"}, 60'000'000'000, when);
+	const auto alert =
+	    make_ecs_alert(sample_detection("xmrig"), enriched_process(), test::sample_host(), 60'000'000'000, when);
 
 	EXPECT_EQ(alert["@timestamp"], "2027-01-15T08:00:00.000Z");
 	EXPECT_EQ(alert["event"]["kind"], "alert");
 	EXPECT_EQ(alert["event"]["category"], nlohmann::json({"malware", "process"}));
-	EXPECT_EQ(alert["process"]["pid"], 4242);
-	EXPECT_EQ(alert["process"]["name"], "xmrig");
-	EXPECT_EQ(alert["process"]["executable"], "/usr/bin/xmrig");
-	EXPECT_EQ(alert["process"]["command_line"], "xmrig --threads 2");
-	EXPECT_EQ(alert["process"]["thread"]["id"], nlohmann::json({4242, 4243}));
-	EXPECT_EQ(alert["user"]["name"], "alice");
+	EXPECT_EQ(alert["event"]["type"], nlohmann::json({"info"}));
+	EXPECT_EQ(alert["event"]["action"], "miner-detected");
+	EXPECT_EQ(alert["event"]["id"].get<std::string>().size(), 32u);
+	EXPECT_EQ(alert["event"]["severity"], 73);
+	EXPECT_EQ(alert["rule"]["id"], kRuleId);
+	EXPECT_EQ(alert["rule"]["name"], kRuleName);
+	EXPECT_EQ(alert["threat"]["technique"]["id"], nlohmann::json({"T1496"}));
+	EXPECT_EQ(alert["host"]["name"], "node-1");
 	EXPECT_EQ(alert["host"]["id"], "abc");
+
+	const auto &p = alert["process"];
+	EXPECT_EQ(p["pid"], 4242);
+	EXPECT_EQ(p["entity_id"], "85d222adf0b34e83bb3b0e81535295b3-4242-99");
+	EXPECT_EQ(p["name"], "xmrig");
+	EXPECT_EQ(p["executable"], "/usr/bin/xmrig");
+	EXPECT_EQ(p["command_line"], "xmrig --threads 2");
+	EXPECT_EQ(p["args"], nlohmann::json({"xmrig", "--threads", "2"}));
+	EXPECT_EQ(p["args_count"], 3);
+	EXPECT_EQ(p["start"], "2027-01-15T07:59:00.000Z");
+	EXPECT_EQ(p["hash"]["sha256"], test::kSha256);
+	EXPECT_EQ(p["parent"]["pid"], 1);
+	EXPECT_EQ(p["parent"]["executable"], "/usr/bin/containerd-shim-runc-v2");
+	EXPECT_EQ(p["thread"]["id"], nlohmann::json({4242, 4243}));
+	EXPECT_EQ(alert["user"]["id"], "1000");
+	EXPECT_EQ(alert["user"]["name"], "alice");
+
+	EXPECT_EQ(alert["container"]["id"], test::kContainerId);
+	EXPECT_EQ(alert["container"]["runtime"], "containerd");
+	EXPECT_EQ(alert["orchestrator"]["type"], "kubernetes");
+	EXPECT_EQ(alert["orchestrator"]["resource"]["type"], "pod");
+	EXPECT_EQ(alert["orchestrator"]["resource"]["id"], test::kPodUid);
+
+	EXPECT_EQ(alert["mxwatch"]["alert"], "first");
 	EXPECT_EQ(alert["mxwatch"]["samples_by_mode"]["toward_zero"], 13);
 	EXPECT_EQ(alert["mxwatch"]["samples"], 46);
 	EXPECT_DOUBLE_EQ(alert["mxwatch"]["ftz_daz_share"].get<double>(), 1.0);
 	EXPECT_DOUBLE_EQ(alert["mxwatch"]["seconds_to_detect"].get<double>(), 2.0);
+	EXPECT_DOUBLE_EQ(alert["mxwatch"]["window_s"].get<double>(), 60.0);
+	EXPECT_EQ(alert["mxwatch"]["detector_version"], kDetectorVersion);
 }
 
 TEST(EcsAlert, UnresolvedFieldsAreLeftOut)
@@ -54,10 +65,45 @@ TEST(EcsAlert, UnresolvedFieldsAreLeftOut)
 	ProcessInfo gone; // the process exited before it could be read
 	gone.pid = 4242;
 	const auto alert = make_ecs_alert(sample_detection("xmrig"), gone, {"node-1", std::nullopt}, 1, {});
-	EXPECT_FALSE(alert["process"].contains("executable"));
-	EXPECT_FALSE(alert["process"].contains("command_line"));
+	for (const char *field :
+	     {"executable", "command_line", "args", "args_count", "start", "hash", "parent", "entity_id"})
+		EXPECT_FALSE(alert["process"].contains(field)) << field;
 	EXPECT_FALSE(alert.contains("user"));
+	EXPECT_FALSE(alert.contains("container"));
+	EXPECT_FALSE(alert.contains("orchestrator"));
 	EXPECT_FALSE(alert["host"].contains("id"));
+
+	// A process in a pod but not (yet) in a container: the pod, no container.
+	ProcessInfo pod_only = gone;
+	pod_only.container = ContainerInfo{std::nullopt, std::nullopt, test::kPodUid};
+	const auto in_pod = make_ecs_alert(sample_detection("xmrig"), pod_only, {"node-1", std::nullopt}, 1, {});
+	EXPECT_FALSE(in_pod.contains("container"));
+	EXPECT_EQ(in_pod["orchestrator"]["resource"]["id"], test::kPodUid);
+
+	// A truncated command line has no trustworthy argument count.
+	ProcessInfo truncated = test::enriched_process();
+	truncated.args_truncated = true;
+	const auto cut = make_ecs_alert(sample_detection("xmrig"), truncated, test::sample_host(), 1, {});
+	EXPECT_FALSE(cut["process"].contains("args_count"));
+	EXPECT_EQ(cut["mxwatch"]["args_truncated"], true);
+}
+
+TEST(EcsAlert, LifecycleStagesAreNamed)
+{
+	Detection ongoing = sample_detection("xmrig");
+	ongoing.kind = AlertKind::Ongoing;
+	const auto update = make_ecs_alert(ongoing, test::enriched_process(), test::sample_host(), 1, {});
+	EXPECT_EQ(update["event"]["action"], "miner-ongoing");
+	EXPECT_EQ(update["mxwatch"]["alert"], "ongoing");
+
+	Detection resolved = sample_detection("xmrig");
+	resolved.kind = AlertKind::Resolved;
+	const auto end = make_ecs_alert(resolved, test::enriched_process(), test::sample_host(), 1, {});
+	EXPECT_EQ(end["event"]["action"], "miner-resolved");
+	EXPECT_EQ(end["event"]["type"], nlohmann::json({"end"}));
+	EXPECT_LT(end["event"]["severity"].get<int>(), 73);
+	// The same process keeps the same entity id through its lifecycle.
+	EXPECT_EQ(end["process"]["entity_id"], update["process"]["entity_id"]);
 }
 
 TEST(EcsAlert, HostileNamesStillGiveOneValidJsonLine)
@@ -76,6 +122,42 @@ TEST(EcsAlert, HostileNamesStillGiveOneValidJsonLine)
 	// Invalid bytes become U+FFFD; the valid ones survive.
 	EXPECT_NE(parsed["process"]["name"].get<std::string>().find("x\"m\nr\x01ig"), std::string::npos);
 	EXPECT_NE(parsed["process"]["name"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos);
+	// The sentence for people has no control characters at all.
+	const std::string message = parsed["message"];
+	for (unsigned char c : message)
+		EXPECT_TRUE(c >= 0x20 && c != 0x7F) << "control character " << int(c) << " in " << message;
+}
+
+TEST(Utf8, EachInvalidSequenceBecomesOneReplacement)
+{
+	const std::string r = "\xEF\xBF\xBD";
+	struct Case {
+		std::string in, valid, printable;
+	};
+	const std::vector<Case> cases = {
+	    {"plain", "plain", "plain"},
+	    {"caf\xC3\xA9 \xF0\x9F\x98\x80", "caf\xC3\xA9 \xF0\x9F\x98\x80", "caf\xC3\xA9 \xF0\x9F\x98\x80"},
+	    {"a\xC0\xAF"
+	     "b",
+	     "a" + r + r + "b", "a" + r + r + "b"},             // overlong '/'
+	    {"\xED\xA0\x80", r + r + r, r + r + r},             // UTF-16 surrogate
+	    {"\xF4\x90\x80\x80", r + r + r + r, r + r + r + r}, // above U+10FFFF
+	    {"\xE2\x82"
+	     "x",
+	     r + "x", r + "x"}, // truncated: one replacement
+	    {"\xE2\x82", r, r}, // truncated at the end
+	    {"\xFF", r, r},
+	    {"a\nb\x7F"
+	     "c\xC2\x85",
+	     "a\nb\x7F"
+	     "c\xC2\x85",
+	     "a" + r + "b" + r + "c" + r}, // C0, DEL, C1
+	    {std::string("nul\0in", 6), std::string("nul\0in", 6), "nul" + r + "in"},
+	};
+	for (const auto &c : cases) {
+		EXPECT_EQ(valid_utf8(c.in), c.valid) << c.in;
+		EXPECT_EQ(printable_utf8(c.in), c.printable) << c.in;
+	}
 }
 
 } // namespace
