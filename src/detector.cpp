@@ -89,10 +89,8 @@ std::string_view to_string(AlertKind kind)
 	return "invalid";
 }
 
-namespace {
-
 // The two tests' per-observation log-likelihood ratios, computed once per config.
-struct Tests {
+struct Detector::Tests {
 	explicit Tests(const DetectorConfig &c)
 	    : threshold(std::log((1 - c.miss) / c.false_alarm)),
 	      rare_hit(std::log(c.rare_share_miner / c.rare_share_benign)),
@@ -157,6 +155,8 @@ struct Tests {
 	}
 };
 
+namespace {
+
 bool outranks(const Verdict &a, const Verdict &b)
 {
 	return a.kind != b.kind ? a.kind > b.kind : a.score > b.score;
@@ -166,13 +166,15 @@ bool outranks(const Verdict &a, const Verdict &b)
 
 Verdict judge(const ModeCounts &counts, const DetectorConfig &config)
 {
-	const Tests tests(config);
+	const Detector::Tests tests(config);
 	Verdict verdict = tests(counts);
 	verdict.reason = tests.explain(counts, verdict);
 	return verdict;
 }
 
-Detector::Detector(DetectorConfig config) : config_(config) {}
+Detector::Detector(DetectorConfig config) : config_(config), tests_(std::make_unique<const Tests>(config_)) {}
+Detector::~Detector() = default;
+Detector::Detector(Detector &&) noexcept = default;
 
 ProcessEvidence &Detector::process_for(const Sample &sample, const std::string &group)
 {
@@ -238,7 +240,7 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 	if (process.alerted && !ongoing_due)
 		return std::nullopt; // decided; nothing to report until the next update is due
 
-	const Tests tests(config_);
+	const Tests &tests = *tests_;
 	thread.verdict = tests(thread.window.sum(now, config_.window_ns));
 	Verdict best = thread.verdict;
 	std::string scope = "thread";
@@ -268,7 +270,7 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 
 Detection Detector::detection_for(const ProcessEvidence &process, AlertKind kind, std::uint64_t now_ns) const
 {
-	const Tests tests(config_);
+	const Tests &tests = *tests_;
 	Detection d;
 	d.kind = kind;
 	d.key = process.key;

@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -163,6 +164,8 @@ struct Detection {
 class Detector {
 public:
 	explicit Detector(DetectorConfig config = {});
+	~Detector();
+	Detector(Detector &&) noexcept;
 
 	// Feeds one sample. `group` names the process's executable (or anything that
 	// ties processes together, like its comm); with the sample's cgroup it keys
@@ -188,7 +191,10 @@ private:
 	void evict_one();
 	Detection detection_for(const ProcessEvidence &process, AlertKind kind, std::uint64_t now_ns) const;
 
+	struct Tests; // the SPRTs' constants, derived from config_ once
+	friend Verdict judge(const ModeCounts &counts, const DetectorConfig &config);
 	DetectorConfig config_;
+	std::unique_ptr<const Tests> tests_;
 	std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash> processes_;
 	std::unordered_map<std::string, GroupEvidence> groups_;
 };
