@@ -67,16 +67,17 @@ int run_check(const CommonOptions &common, const CheckOptions &options)
 
 } // namespace
 
-void add_check_command(CLI::App &app, const CommonOptions &common, int &status)
+void add_check_command(CLI::App &app, const CommonOptions &common, CommandAction &action)
 {
 	auto options = std::make_shared<CheckOptions>();
 	CLI::App *cmd = app.add_subcommand("check", "Watch for a while, then list processes with unusual rounding "
 						    "modes (exit 1 if a miner was found)");
 	cmd->add_option("-d,--duration", options->duration_s, "Seconds to observe")
 		->check(CLI::Range(1.0, 86400.0))
-		->capture_default_str();
-	cmd->add_flag("--json", options->json, "Print one JSON document instead of the table");
-	cmd->callback([&common, &status, options] { status = run_check(common, *options); });
+		->capture_default_str()
+		->configurable(false);
+	cmd->add_flag("--json", options->json, "Print one JSON document instead of the table")->configurable(false);
+	cmd->callback([&common, &action, options] { action = [&common, options] { return run_check(common, *options); }; });
 }
 
 } // namespace mxwatch

@@ -131,15 +131,18 @@ int run_record(const CommonOptions &common, const RecordOptions &options)
 
 } // namespace
 
-void add_record_command(CLI::App &app, const CommonOptions &common, int &status)
+void add_record_command(CLI::App &app, const CommonOptions &common, CommandAction &action)
 {
 	auto options = std::make_shared<RecordOptions>();
 	CLI::App *cmd = app.add_subcommand("record", "Write the raw samples as JSON lines (docs/sample-format.md), "
 						     "for offline study and test fixtures");
-	cmd->add_option("-o,--output", options->output, "File to write, - for stdout (overwritten)")->required();
+	cmd->add_option("-o,--output", options->output, "File to write, - for stdout (overwritten)")
+		->required()
+		->configurable(false);
 	cmd->add_option("-d,--duration", options->duration_s, "Seconds to record (default: until SIGINT/SIGTERM)")
-		->check(CLI::Range(0.1, 31'536'000.0));
-	cmd->callback([&common, &status, options] { status = run_record(common, *options); });
+		->check(CLI::Range(0.1, 31'536'000.0))
+		->configurable(false);
+	cmd->callback([&common, &action, options] { action = [&common, options] { return run_record(common, *options); }; });
 }
 
 } // namespace mxwatch

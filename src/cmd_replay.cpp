@@ -103,13 +103,15 @@ int run_replay(const ReplayOptions &options)
 
 } // namespace
 
-void add_replay_command(CLI::App &app, int &status)
+void add_replay_command(CLI::App &app, CommandAction &action)
 {
 	auto options = std::make_shared<ReplayOptions>();
 	CLI::App *cmd = app.add_subcommand("replay", "Run the detector over a recorded sample file and print the "
 						     "alerts as JSON lines (exit 1 if any)");
-	cmd->add_option("file", options->file, "Sample file written by `mxwatch record`, - for stdin")->required();
-	cmd->callback([&status, options] { status = run_replay(*options); });
+	cmd->add_option("file", options->file, "Sample file written by `mxwatch record`, - for stdin")
+		->required()
+		->configurable(false);
+	cmd->callback([&action, options] { action = [options] { return run_replay(*options); }; });
 }
 
 } // namespace mxwatch

@@ -7,13 +7,15 @@
 
 namespace mxwatch {
 
-void add_version_command(CLI::App &app, int &status)
+void add_version_command(CLI::App &app, CommandAction &action)
 {
 	CLI::App *cmd = app.add_subcommand("version", "Print version, build and libbpf version");
-	cmd->callback([&status] {
-		std::printf("mxwatch %s (%s, built %s)\nlibbpf %s\n", kVersion, kGitRevision, kBuildType,
-			    libbpf_version_string());
-		status = kExitClean;
+	cmd->callback([&action] {
+		action = [] {
+			std::printf("mxwatch %s (%s, built %s)\nlibbpf %s\n", kVersion, kGitRevision, kBuildType,
+				    libbpf_version_string());
+			return int{kExitClean};
+		};
 	});
 }
 

@@ -176,6 +176,12 @@ Detector::Detector(DetectorConfig config) : config_(config), tests_(std::make_un
 Detector::~Detector() = default;
 Detector::Detector(Detector &&) noexcept = default;
 
+void Detector::reconfigure(const DetectorConfig &config)
+{
+	config_ = config;
+	tests_ = std::make_unique<const Tests>(config_);
+}
+
 ProcessEvidence &Detector::process_for(const Sample &sample, const std::string &group)
 {
 	const ProcessKey key{sample.tgid, sample.process_start_ns};

@@ -62,6 +62,17 @@ void Pipeline::reopen_output()
 		output_->reopen();
 }
 
+void Pipeline::reconfigure(const DetectorConfig &detector, const AllowlistConfig &allowlist)
+{
+	Allowlist replacement(allowlist); // may throw: nothing changed yet
+	allowlist_ = std::move(replacement);
+	options_.detector = detector;
+	options_.allowlist = allowlist;
+	detector_.reconfigure(detector);
+	for (auto &[key, known] : known_)
+		known.allowed = allowlist_.empty() ? std::nullopt : allowlist_.match(allowlist_subject(known.info));
+}
+
 void Pipeline::on_sample(const Sample &sample)
 {
 	samples_seen_++;

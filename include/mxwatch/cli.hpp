@@ -6,6 +6,10 @@
 #include "mxwatch/pipeline.hpp"
 
 #include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace mxwatch {
 
@@ -34,17 +38,38 @@ struct CommonOptions {
 	unsigned sampling_floor_hz = 50;
 	DetectionOptions detection;
 	OutputOptions output; // where alerts go (run)
+	std::string config_file; // --config, empty: none
 	PipelineOptions to_pipeline_options() const;
 };
 
+// What the command line asks for, run once parsing is complete (so that a
+// config file and --dump-config are taken into account first).
+using CommandAction = std::function<int()>;
+
+// The whole command line: options, config file, the chosen command.
+struct CommandLine {
+	CommonOptions common;
+	std::unique_ptr<CLI::App> app; // owns the subcommands' option storage
+	CommandAction action;          // empty when no command was given
+	bool dump_config = false;
+	std::string command;           // "run", "check", ...
+	std::vector<std::string> args; // as given, for a reload
+};
+
+// The app with every command registered, nothing parsed yet.
+std::unique_ptr<CommandLine> make_command_line();
+// Parses argv (and the --config file it names); throws CLI11's errors.
+void parse_command_line(CommandLine &cli, std::vector<std::string> args);
+std::unique_ptr<CommandLine> parse_command_line(std::vector<std::string> args);
+
 int run_cli(int argc, char **argv);
 
-// Each registers its subcommand; the callback it installs sets `status`.
-void add_run_command(CLI::App &app, const CommonOptions &common, int &status);
-void add_check_command(CLI::App &app, const CommonOptions &common, int &status);
-void add_record_command(CLI::App &app, const CommonOptions &common, int &status);
-void add_replay_command(CLI::App &app, int &status);
-void add_version_command(CLI::App &app, int &status);
+// Each registers its subcommand; the callback it installs sets `action`.
+void add_run_command(CLI::App &app, const CommandLine &cli, CommandAction &action);
+void add_check_command(CLI::App &app, const CommonOptions &common, CommandAction &action);
+void add_record_command(CLI::App &app, const CommonOptions &common, CommandAction &action);
+void add_replay_command(CLI::App &app, CommandAction &action);
+void add_version_command(CLI::App &app, CommandAction &action);
 
 // spdlog on stderr, with libbpf's own messages routed through it.
 void setup_logging(int verbosity);

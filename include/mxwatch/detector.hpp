@@ -184,6 +184,8 @@ public:
 		return processes_;
 	}
 	const DetectorConfig &config() const { return config_; }
+	// New thresholds and limits for what comes next; the evidence is kept.
+	void reconfigure(const DetectorConfig &config);
 
 private:
 	ProcessEvidence &process_for(const Sample &sample, const std::string &group);

@@ -39,6 +39,9 @@ public:
 	// Where alerts go; without one they are only kept for reports().
 	void set_output(std::unique_ptr<AlertOutput> output) { output_ = std::move(output); }
 	void reopen_output();
+	// A reload (SIGHUP): new detector settings and allowlist; evidence is kept.
+	// Throws std::invalid_argument for a malformed allowlist entry.
+	void reconfigure(const DetectorConfig &detector, const AllowlistConfig &allowlist);
 
 	// Polls until `stop` is set or `until` passes; calls `tick` about every 250 ms.
 	void run_until(const std::atomic<bool> &stop, std::chrono::steady_clock::time_point until,
