@@ -3,6 +3,7 @@
 
 #include "mxwatch/config_file.hpp"
 #include "mxwatch/errors.hpp"
+#include "mxwatch/metrics.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,13 @@ PipelineOptions CommonOptions::to_pipeline_options() const
 	options.sampling_floor_hz = sampling_floor_hz;
 	detection.apply(options);
 	return options;
+}
+
+PrivilegeNeeds privilege_needs(const CommonOptions &)
+{
+	PrivilegeNeeds needs;
+	needs.bpf_syscalls = kernel_needs_cap_bpf_for_map_reads();
+	return needs;
 }
 
 namespace {
@@ -44,6 +52,15 @@ void add_common_options(CLI::App &app, CommonOptions &common, bool &dump_config)
 		       "Wake each CPU this often so that CPU-bound tasks are sampled (0: off)")
 		->check(CLI::Range(0u, 1000u))
 		->capture_default_str();
+	app.add_option("--metrics-address", common.metrics_address,
+		       "Serve Prometheus metrics on http://HOST:PORT/metrics (run only; e.g. 127.0.0.1:9469)")
+		->type_name("HOST:PORT")
+		->check(CLI::Validator(
+			[](std::string &value) {
+				std::string error;
+				return value.empty() || parse_listen_address(value, error) ? std::string{} : error;
+			},
+			"HOST:PORT", "listen address"));
 	add_detection_options(app, common.detection);
 	add_output_options(app, common.output);
 }

@@ -3,6 +3,7 @@
 // default rounding mode and whether it looks like a miner.
 #include "mxwatch/check_report.hpp"
 #include "mxwatch/cli.hpp"
+#include "mxwatch/privileges.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,7 @@ int run_check(const CommonOptions &common, const CheckOptions &options)
 {
 	StopSignals::install();
 	Pipeline pipeline(common.to_pipeline_options());
+	drop_capabilities_after_attach(privilege_needs(common));
 	// Alerts go to the report at the end; stdout carries only the table or the document.
 
 	const bool progress = isatty(STDERR_FILENO);

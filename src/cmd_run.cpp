@@ -3,6 +3,8 @@
 // SIGHUP reloads the configuration and reopens the sinks.
 #include "mxwatch/cli.hpp"
 #include "mxwatch/errors.hpp"
+#include "mxwatch/metrics.hpp"
+#include "mxwatch/privileges.hpp"
 
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
@@ -20,14 +22,51 @@ void warn_restart_needed(const CommonOptions &running, const CommonOptions &want
 	check("attach", running.attach != wanted.attach);
 	check("ring-buffer-kib", running.ring_buffer_kib != wanted.ring_buffer_kib);
 	check("sampling-floor-hz", running.sampling_floor_hz != wanted.sampling_floor_hz);
+	check("metrics-address", running.metrics_address != wanted.metrics_address);
+}
+
+double unix_now()
+{
+	return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Reloads, for the metrics.
+struct ReloadCounts {
+	std::uint64_t succeeded = 0;
+	std::uint64_t failed = 0;
+	bool last_ok = true;
+	double last_success_unix = unix_now();
+};
+
+MetricsSnapshot snapshot(const Pipeline &pipeline, const ReloadCounts &reloads)
+{
+	MetricsSnapshot s;
+	s.kernel = pipeline.sampler().counters();
+	s.attach_type = std::string(to_string(pipeline.sampler().attach_type()));
+	s.fpu_layout = std::string(pipeline.sampler().fpu_layout());
+	s.malformed_records = pipeline.sampler().malformed_records();
+	s.samples = pipeline.samples_seen();
+	s.detections = pipeline.counts().detections;
+	s.allowlisted = pipeline.counts().allowlisted;
+	s.tracked_processes = pipeline.detector().processes().size();
+	for (const auto &[key, process] : pipeline.detector().processes())
+		s.tracked_threads += process.threads.size();
+	s.sinks = pipeline.output_stats();
+	s.sampling_floor_hz = pipeline.sampling_floor_hz();
+	s.reloads_succeeded = reloads.succeeded;
+	s.reloads_failed = reloads.failed;
+	s.last_reload_ok = reloads.last_ok;
+	s.last_reload_success_unix = reloads.last_success_unix;
+	return s;
 }
 
 // SIGHUP: the same command line read again with the config file as it is now.
 // Detection settings, the allowlist, the sinks and the log level change in
 // place; a configuration that does not parse or whose sinks cannot be opened is
 // refused as a whole and the running one kept.
-void reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline)
+bool reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline)
 {
+	bool ok = true;
 	sd_notify(0, "RELOADING=1");
 	try {
 		const auto fresh = parse_command_line(cli.args);
@@ -43,36 +82,57 @@ void reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline)
 		running.attach = kept.attach;
 		running.ring_buffer_kib = kept.ring_buffer_kib;
 		running.sampling_floor_hz = kept.sampling_floor_hz;
+		running.metrics_address = kept.metrics_address;
 		spdlog::info("reload: configuration{}{} applied; alerts go to {}",
 			     running.config_file.empty() ? "" : " from ", running.config_file,
 			     describe_output(running.output));
 	} catch (const std::exception &e) {
 		spdlog::error("reload failed, the running configuration stays: {}", e.what());
 		pipeline.reopen_output(); // still do what SIGHUP always did: logrotate may have moved the files
+		ok = false;
 	}
 	sd_notify(0, "READY=1");
+	return ok;
 }
 
 int run_daemon(const CommandLine &cli)
 {
 	CommonOptions running = cli.common;
 	StopSignals::install();
-	// Sinks first: one that cannot work (an alert file that cannot be opened) is
-	// a setup error before anything is attached.
-	auto output = make_output(running.output, HostIdentity::read());
 	Pipeline pipeline(running.to_pipeline_options());
-	pipeline.set_output(std::move(output));
+	// Attached: keep only what reading other processes needs. Capabilities
+	// are per thread, so this comes before the sinks' and the metrics' threads
+	// start (they inherit the reduced set); the sampling floor's wakers drop
+	// theirs themselves.
+	drop_capabilities_after_attach(privilege_needs(running));
+	pipeline.set_output(make_output(running.output, HostIdentity::read()));
+	ReloadCounts reloads;
+	std::unique_ptr<MetricsServer> metrics;
+	if (!running.metrics_address.empty()) {
+		metrics = std::make_unique<MetricsServer>(running.metrics_address);
+		metrics->publish(snapshot(pipeline, reloads));
+		spdlog::info("metrics on {}", metrics->url());
+	}
 	sd_notify(0, "READY=1\nSTATUS=watching FPU context switches");
 	spdlog::info("watching; alerts go to {}", describe_output(running.output));
 
 	unsigned hangups_seen = StopSignals::hangups().load();
 	const auto forever = std::chrono::steady_clock::time_point::max();
 	auto next_stats = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+	auto next_metrics = std::chrono::steady_clock::now();
 	pipeline.run_until(StopSignals::stop_requested(), forever, [&] {
 		if (const unsigned hangups = StopSignals::hangups().load(); hangups != hangups_seen) {
 			hangups_seen = hangups;
 			spdlog::info("SIGHUP: reloading the configuration and reopening sinks");
-			reload(cli, running, pipeline);
+			const bool ok = reload(cli, running, pipeline);
+			(ok ? reloads.succeeded : reloads.failed)++;
+			reloads.last_ok = ok;
+			if (ok)
+				reloads.last_success_unix = unix_now();
+		}
+		if (const auto now = std::chrono::steady_clock::now(); metrics && now >= next_metrics) {
+			metrics->publish(snapshot(pipeline, reloads));
+			next_metrics = now + std::chrono::seconds(1);
 		}
 		if (const auto now = std::chrono::steady_clock::now(); now >= next_stats) {
 			const auto c = pipeline.sampler().counters();

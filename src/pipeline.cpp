@@ -99,6 +99,7 @@ void Pipeline::on_detection(Detection detection, KnownProcess &known)
 		known.allowed = allowlist_.match(allowlist_subject(known.info));
 	}
 	if (known.allowed) {
+		counts_.allowlisted++;
 		if (detection.kind == AlertKind::Alert)
 			spdlog::info("pid {} ({}) computes RandomX but is allowlisted ({})", detection.key.tgid,
 				     detection.comm, *known.allowed);
@@ -108,6 +109,7 @@ void Pipeline::on_detection(Detection detection, KnownProcess &known)
 		spdlog::warn("miner: pid {} ({}): {}", detection.key.tgid, detection.comm, detection.verdict.reason);
 	else
 		spdlog::info("{}: pid {} ({})", to_string(detection.kind), detection.key.tgid, detection.comm);
+	counts_.detections[static_cast<std::size_t>(detection.kind)]++;
 	if (output_)
 		output_->publish({detection, known.info, std::chrono::system_clock::now(), options_.detector.window_ns});
 	if (detection.kind == AlertKind::Alert)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/sampling_floor.hpp"
 
+#include "mxwatch/privileges.hpp"
+
 #include <csignal>
 #include <ctime>
 #include <pthread.h>
@@ -44,6 +46,7 @@ void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) != 0 && realtime_.exchange(false))
 		spdlog::info("sampling floor: SCHED_FIFO refused (no CAP_SYS_NICE); wakers run as normal threads");
 	pthread_setname_np(pthread_self(), "mxwatch-waker");
+	drop_thread_capabilities(); // its one privileged step (SCHED_FIFO) is done
 
 	const long period_ns = 1'000'000'000L / static_cast<long>(rate_hz_);
 	timespec next{};

@@ -32,6 +32,13 @@ struct AlertEvent {
 	std::uint64_t window_ns = 0;
 };
 
+struct SinkStats {
+	std::string name;
+	std::uint64_t delivered = 0;
+	std::uint64_t failed = 0;  // the sink could not deliver (peer down, disk full)
+	std::uint64_t dropped = 0; // never reached the sink: a queue was full
+};
+
 class AlertOutput {
 public:
 	virtual ~AlertOutput() = default;
@@ -39,6 +46,8 @@ public:
 	virtual void publish(const AlertEvent &event) = 0;
 	// SIGHUP: reopen files and connections.
 	virtual void reopen() {}
+	// Per sink: delivered, failed, dropped (for metrics); empty if not counted.
+	virtual std::vector<SinkStats> stats() const { return {}; }
 };
 
 // Formats and writes in the caller's thread, every alert, however long it takes:
@@ -55,13 +64,6 @@ private:
 	AlertFormat format_;
 	ExecutableHasher hasher_;
 	std::vector<std::unique_ptr<AlertSink>> sinks_;
-};
-
-struct SinkStats {
-	std::string name;
-	std::uint64_t delivered = 0;
-	std::uint64_t failed = 0;  // the sink could not deliver (peer down, disk full)
-	std::uint64_t dropped = 0; // never reached the sink: a queue was full
 };
 
 struct OutputSettings {
@@ -84,7 +86,7 @@ public:
 
 	// Waits until everything published so far was delivered or dropped.
 	bool flush(std::chrono::milliseconds timeout);
-	std::vector<SinkStats> stats() const;
+	std::vector<SinkStats> stats() const override;
 
 private:
 	struct Shared;

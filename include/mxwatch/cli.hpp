@@ -4,6 +4,7 @@
 
 #include "mxwatch/output_options.hpp"
 #include "mxwatch/pipeline.hpp"
+#include "mxwatch/privileges.hpp"
 
 #include <CLI/CLI.hpp>
 #include <functional>
@@ -38,9 +39,13 @@ struct CommonOptions {
 	unsigned sampling_floor_hz = 50;
 	DetectionOptions detection;
 	OutputOptions output; // where alerts go (run)
+	std::string metrics_address; // --metrics-address, empty: no metrics endpoint
 	std::string config_file; // --config, empty: none
 	PipelineOptions to_pipeline_options() const;
 };
+
+// The capabilities these options need once attached.
+PrivilegeNeeds privilege_needs(const CommonOptions &options);
 
 // What the command line asks for, run once parsing is complete (so that a
 // config file and --dump-config are taken into account first).

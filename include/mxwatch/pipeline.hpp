@@ -11,6 +11,7 @@
 #include "mxwatch/kernel_sampler.hpp"
 #include "mxwatch/sampling_floor.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -24,6 +25,12 @@ struct PipelineOptions {
 	DetectorConfig detector;
 	unsigned sampling_floor_hz = 50; // 0: no wakers
 	AllowlistConfig allowlist;
+};
+
+// What the pipeline did, for metrics.
+struct PipelineCounts {
+	std::array<std::uint64_t, 3> detections{}; // by AlertKind, sent to the output
+	std::uint64_t allowlisted = 0;             // alert events held back by the allowlist
 };
 
 struct DetectionReport {
@@ -55,6 +62,9 @@ public:
 	// Why the process is allowlisted, or nothing.
 	std::optional<std::string> allowed(const ProcessKey &key) const;
 	std::uint64_t samples_seen() const { return samples_seen_; }
+	const PipelineCounts &counts() const { return counts_; }
+	std::vector<SinkStats> output_stats() const { return output_ ? output_->stats() : std::vector<SinkStats>{}; }
+	unsigned sampling_floor_hz() const { return options_.sampling_floor_hz; }
 
 private:
 	// What the pipeline learnt about a process at its first sample.
@@ -78,6 +88,7 @@ private:
 	ExecutableHasher hasher_; // for sha256 allowlist entries
 	std::unordered_map<ProcessKey, KnownProcess, ProcessKeyHash> known_;
 	std::uint64_t samples_seen_ = 0;
+	PipelineCounts counts_;
 	std::unique_ptr<KernelSampler> sampler_; // detached before the rest goes away
 	std::unique_ptr<SamplingFloor> sampling_floor_; // last: its wakers stop first
 };
