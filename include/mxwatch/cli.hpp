@@ -22,6 +22,7 @@ struct DetectionOptions {
 	double window_s = static_cast<double>(DetectorConfig{}.window_ns) / 1e9;
 	double ongoing_interval_s = static_cast<double>(DetectorConfig{}.ongoing_interval_ns) / 1e9;
 	AllowlistConfig allowlist;
+	std::string action = "none"; // --action none|stop|kill
 	void apply(PipelineOptions &options) const;
 };
 void add_detection_options(CLI::App &app, DetectionOptions &options);
