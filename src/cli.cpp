@@ -49,6 +49,7 @@ int run_cli(int argc, char **argv)
 	add_record_command(app, common, status);
 	add_replay_command(app, status);
 	add_version_command(app, status);
+	add_doctor_command(app, common, status);
 
 	// Subcommand callbacks run before the app's own: set logging up as soon as options are parsed.
 	for (CLI::App *cmd : app.get_subcommands({}))

@@ -46,6 +46,7 @@ void add_check_command(CLI::App &app, const CommonOptions &common, int &status);
 void add_record_command(CLI::App &app, const CommonOptions &common, int &status);
 void add_replay_command(CLI::App &app, int &status);
 void add_version_command(CLI::App &app, int &status);
+void add_doctor_command(CLI::App &app, const CommonOptions &common, int &status);
 
 // spdlog on stderr, with libbpf's own messages routed through it.
 void setup_logging(int verbosity);
