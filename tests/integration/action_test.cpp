@@ -49,13 +49,21 @@ char process_state(pid_t pid)
 	return close == std::string::npos || close + 2 >= stat.size() ? 0 : stat[close + 2];
 }
 
-// `mxwatch <options> run` with alerts to a file, attached when constructed.
+// The host is shared: other tests (and other worktrees' tests) run RandomX as
+// root at the same time, and a daemon with --action must not stop or kill
+// those. So every daemon here allowlists root's processes, and the miners it
+// is meant to act on run as nobody.
+constexpr uid_t kNobody = 65534;
+const std::vector<std::string> kSpareRoot = {"--allow-user", "0"};
+
+// `mxwatch <options> --allow-user 0 run` with alerts to a file, attached when constructed.
 class Daemon {
 public:
 	explicit Daemon(const std::vector<std::string> &options)
 	{
 		std::vector<std::string> argv{mxwatch_binary()};
 		argv.insert(argv.end(), options.begin(), options.end());
+		argv.insert(argv.end(), kSpareRoot.begin(), kSpareRoot.end());
 		argv.insert(argv.end(), {"--sink", "file:" + alerts().string(), "run"});
 		child_ = std::make_unique<Child>(argv, SpawnOptions{.stdout_path = tmp_.path("out").string(),
 								    .stderr_path = log().string()});
@@ -81,7 +89,7 @@ TEST(Action, KillEndsARandomxMinerAndTheAlertSaysSo)
 	MXW_REQUIRE_PRIVILEGED();
 	Daemon daemon({"--action", "kill"});
 	ASSERT_TRUE(daemon.attached()) << read_text(daemon.log());
-	Child miner({workload("mxw-randomx"), "--seconds", "120"}, {.stdout_path = "/dev/null"});
+	Child miner({workload("mxw-randomx"), "--seconds", "120"}, {.run_as_uid = kNobody, .stdout_path = "/dev/null"});
 	const auto alert = wait_for_alert(daemon.alerts(), miner.pid(), false, 90s);
 	const auto status = miner.wait(30s);
 	EXPECT_EQ(daemon.stop(), 0) << read_text(daemon.log());
@@ -98,7 +106,7 @@ TEST(Action, StopLeavesARandomxMinerStoppedAndTheOcsfFindingSaysSo)
 	MXW_REQUIRE_PRIVILEGED();
 	Daemon daemon({"--action", "stop", "--format", "ocsf"});
 	ASSERT_TRUE(daemon.attached()) << read_text(daemon.log());
-	Child miner({workload("mxw-randomx"), "--seconds", "120"}, {.stdout_path = "/dev/null"});
+	Child miner({workload("mxw-randomx"), "--seconds", "120"}, {.run_as_uid = kNobody, .stdout_path = "/dev/null"});
 	const auto alert = wait_for_alert(daemon.alerts(), miner.pid(), true, 90s);
 	char state = 0;
 	for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;
@@ -124,7 +132,7 @@ TEST(Action, AllowlistedRandomxMinerSurvivesKill)
 	const std::string randomx = workload("mxw-randomx");
 	Daemon daemon({"--action", "kill", "--allow-exe", randomx});
 	ASSERT_TRUE(daemon.attached()) << read_text(daemon.log());
-	Child miner({randomx, "--seconds", "120"}, {.stdout_path = "/dev/null"});
+	Child miner({randomx, "--seconds", "120"}, {.run_as_uid = kNobody, .stdout_path = "/dev/null"});
 	const std::string judged = "pid " + std::to_string(miner.pid()) + " (mxw-randomx) computes RandomX but is "
 				   "allowlisted";
 	const bool seen = wait_for_text(daemon.log(), judged, 90s);
