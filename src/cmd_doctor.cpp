@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -101,6 +102,30 @@ DoctorLine check_kernel_version()
 		return {"kernel", true, fmt::format("{} (5.10 or newer needed)", uts.release), {}};
 	return {"kernel", false, fmt::format("{} is older than 5.10", uts.release),
 		"boot a 5.10 or newer kernel with BTF (Debian 11 and later ship one)"};
+}
+
+bool has_effective_capability(int cap)
+{
+	std::ifstream status("/proc/self/status");
+	for (std::string line; std::getline(status, line);)
+		if (line.rfind("CapEff:", 0) == 0)
+			return (std::stoull(line.substr(7), nullptr, 16) >> cap) & 1;
+	return false;
+}
+
+// With --action, signalling other users' miners needs CAP_KILL.
+DoctorLine check_response(const std::string &action_name)
+{
+	constexpr int kCapKill = 5;
+	const auto action = response_action_from_string(action_name).value_or(ResponseAction::None);
+	if (!needs_kill_capability(action))
+		return {"response", true, "--action none: alerts only", {}};
+	if (has_effective_capability(kCapKill))
+		return {"response", true, fmt::format("--action {}: CAP_KILL present", action_name), {}};
+	return {"response", false,
+		fmt::format("--action {} is set but CAP_KILL is missing: other users' miners cannot be signalled",
+			    action_name),
+		"run as root or grant CAP_KILL (systemd: AmbientCapabilities=... CAP_KILL)"};
 }
 
 // The self-test's child: like RandomX's CFROUND (and tests/workloads/cfround.c)
@@ -319,6 +344,7 @@ int run_doctor(const CommonOptions &common, const DoctorOptions &options)
 		if (check.name == "architecture")
 			report.add(check_kernel_version());
 	}
+	report.add(check_response(common.detection.action));
 	nlohmann::json extra = nlohmann::json::object();
 	if (first_host_problem(host)) {
 		report.add({"self-test", false, "not run: a host check above failed",

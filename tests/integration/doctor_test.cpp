@@ -38,7 +38,7 @@ TEST(Doctor, EveryCheckPassesAndTheSyntheticMinerIsAlertedOn)
 	SCOPED_TRACE(out + read_text(tmp.path("err")));
 	ASSERT_EQ(status, 0);
 	EXPECT_EQ(out.find("FAIL"), std::string::npos);
-	for (const char *line : {"PASS  kernel", "PASS  BTF", "PASS  tracepoint", "PASS  privileges", "PASS  attach",
+	for (const char *line : {"PASS  kernel", "PASS  BTF", "PASS  tracepoint", "PASS  privileges", "PASS  response", "PASS  attach",
 				 "PASS  ring buffer", "PASS  sampling floor", "PASS  struct fpu", "PASS  self-test",
 				 "PASS  rounding modes"})
 		EXPECT_TRUE(has_line(out, line)) << line;
