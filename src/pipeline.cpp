@@ -94,18 +94,17 @@ void Pipeline::on_detection(Detection detection, KnownProcess &known)
 	if (detection.kind == AlertKind::Alert)
 		response = apply_response(options_.action,
 					  {detection.key.tgid, detection.key.start_ns, known.start_ticks, known.allowed});
+	const std::string response_note =
+	    response ? fmt::format("; {} {}", to_string(response->action), response->describe()) : std::string();
 	if (known.allowed) {
 		if (detection.kind == AlertKind::Alert)
 			spdlog::info("pid {} ({}) computes RandomX but is allowlisted ({}){}", detection.key.tgid,
-				     detection.comm, *known.allowed,
-				     response ? fmt::format("; {} {}", to_string(response->action), response->describe())
-					      : std::string());
+				     detection.comm, *known.allowed, response_note);
 		return;
 	}
 	if (detection.kind == AlertKind::Alert)
 		spdlog::warn("miner: pid {} ({}): {}{}", detection.key.tgid, detection.comm, detection.verdict.reason,
-			     response ? fmt::format("; {} {}", to_string(response->action), response->describe())
-				      : std::string());
+			     response_note);
 	else
 		spdlog::info("{}: pid {} ({})", to_string(detection.kind), detection.key.tgid, detection.comm);
 	if (output_)
