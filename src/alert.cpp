@@ -220,7 +220,17 @@ std::string Alert::message() const
 		    fmt::format("RandomX miner gone: process {} ({}) exited or went idle", evidence.pid, evidence.comm);
 		break;
 	}
+	if (response)
+		text += fmt::format("; response {}: {}", to_string(response->action), response->describe());
 	return printable_utf8(text);
+}
+
+nlohmann::json response_document(const ResponseOutcome &r)
+{
+	nlohmann::json response = {{"action", to_string(r.action)}, {"result", to_string(r.result)}};
+	if (!r.reason.empty())
+		response["reason"] = r.reason;
+	return response;
 }
 
 std::string to_json_line(const nlohmann::json &document)

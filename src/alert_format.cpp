@@ -41,6 +41,12 @@ std::vector<std::pair<std::string, std::string>> key_fields(const Alert &a)
 	}
 	add("mxwatch.verdict", std::string(to_string(a.evidence.verdict)));
 	add("mxwatch.score", fmt::format("{:.3f}", a.evidence.score));
+	if (a.response) {
+		add("mxwatch.response.action", std::string(to_string(a.response->action)));
+		add("mxwatch.response.result", std::string(to_string(a.response->result)));
+		if (!a.response->reason.empty())
+			add("mxwatch.response.reason", a.response->reason);
+	}
 	return fields;
 }
 

@@ -50,6 +50,7 @@ struct QueuedOutput::Shared {
 		// Off the detection path: the first alert for a binary reads it whole.
 		complete_process_info(event.process, hasher);
 		Alert alert = make_alert(event.detection, event.process, host, event.window_ns, event.when);
+		alert.response = event.response;
 		auto rendered = std::make_shared<const RenderedAlert>(render_alert(alert, format));
 		std::lock_guard lock(mutex);
 		for (auto &worker : sinks)
@@ -146,8 +147,9 @@ void JsonLinesOutput::publish(const AlertEvent &event)
 {
 	ProcessInfo process = event.process;
 	complete_process_info(process, hasher_);
-	const RenderedAlert rendered =
-	    render_alert(make_alert(event.detection, process, host_, event.window_ns, event.when), format_);
+	Alert alert = make_alert(event.detection, process, host_, event.window_ns, event.when);
+	alert.response = event.response;
+	const RenderedAlert rendered = render_alert(alert, format_);
 	for (auto &sink : sinks_)
 		if (!sink->write(rendered))
 			spdlog::warn("alert sink {} could not deliver an alert", sink->name());

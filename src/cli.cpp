@@ -4,6 +4,7 @@
 #include "mxwatch/config_file.hpp"
 #include "mxwatch/errors.hpp"
 #include "mxwatch/metrics.hpp"
+#include "mxwatch/response_action.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -20,9 +21,11 @@ PipelineOptions CommonOptions::to_pipeline_options() const
 	return options;
 }
 
-PrivilegeNeeds privilege_needs(const CommonOptions &)
+PrivilegeNeeds privilege_needs(const CommonOptions &options)
 {
 	PrivilegeNeeds needs;
+	needs.signal_processes = needs_kill_capability(
+		response_action_from_string(options.detection.action).value_or(ResponseAction::None));
 	needs.bpf_syscalls = kernel_needs_cap_bpf_for_map_reads();
 	return needs;
 }
@@ -86,6 +89,7 @@ std::unique_ptr<CommandLine> make_command_line()
 	add_record_command(app, cli->common, cli->action);
 	add_replay_command(app, cli->action);
 	add_version_command(app, cli->action);
+	add_doctor_command(app, cli->common, cli->action);
 	return cli;
 }
 

@@ -31,6 +31,12 @@ void add_detection_options(CLI::App &app, DetectionOptions &options)
 		->group(group);
 	app.add_option("--allow-user", options.allowlist.users, "Never alert on processes of this user (name or uid)")
 		->group(group);
+	app.add_option("--action", options.action,
+		       "Response to a new miner (run, check): none, stop (SIGSTOP) or kill (SIGKILL) its process; "
+		       "never to allowlisted processes")
+		->check(CLI::IsMember({"none", "stop", "kill"}))
+		->capture_default_str()
+		->group(group);
 }
 
 void DetectionOptions::apply(PipelineOptions &options) const
@@ -39,6 +45,7 @@ void DetectionOptions::apply(PipelineOptions &options) const
 	options.detector.window_ns = static_cast<std::uint64_t>(window_s * 1e9);
 	options.detector.ongoing_interval_ns = static_cast<std::uint64_t>(ongoing_interval_s * 1e9);
 	options.allowlist = allowlist;
+	options.action = response_action_from_string(action).value_or(ResponseAction::None);
 }
 
 } // namespace mxwatch

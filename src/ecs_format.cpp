@@ -118,6 +118,13 @@ nlohmann::json to_ecs(const Alert &a)
 	if (a.process.container)
 		add_container(alert, *a.process.container);
 	alert["mxwatch"] = evidence_document(a.evidence, a.process);
+	// The --action taken: details under mxwatch.response, and event.type gains
+	// "denied" (ECS: the activity was blocked) when the process was stopped or killed.
+	if (a.response) {
+		alert["mxwatch"]["response"] = response_document(*a.response);
+		if (a.response->result == ResponseResult::Applied)
+			alert["event"]["type"].push_back("denied");
+	}
 	return alert;
 }
 

@@ -132,6 +132,26 @@ nlohmann::json unmapped_evidence(const AlertEvidence &e, const ProcessInfo &p)
 	return evidence;
 }
 
+// The --action taken, in the Security Control profile's terms: a stopped or
+// killed miner was Denied (disposition Quarantined: suspended, kept for
+// inspection; Blocked: gone); a failed attempt left it running, Observed and
+// Uncorrected. The exact outcome is also in unmapped.mxwatch.response.
+struct Disposition {
+	int action_id;
+	const char *action;
+	int disposition_id;
+	const char *disposition;
+};
+
+Disposition disposition_of(const ResponseOutcome &r)
+{
+	if (r.result != ResponseResult::Applied)
+		return {3, "Observed", 13, "Uncorrected"};
+	if (r.action == ResponseAction::Stop)
+		return {2, "Denied", 3, "Quarantined"};
+	return {2, "Denied", 2, "Blocked"};
+}
+
 } // namespace
 
 nlohmann::json to_ocsf(const Alert &a)
@@ -163,7 +183,15 @@ nlohmann::json to_ocsf(const Alert &a)
 	                 {"uid", a.id},
 	                 {"product", {{"name", "mxwatch"}, {"vendor_name", "mxwatch"}, {"version", kVersion}}}};
 	if (a.process.container)
-		f["metadata"]["profiles"] = {"container"};
+		f["metadata"]["profiles"].push_back("container");
+	if (a.response) {
+		f["metadata"]["profiles"].push_back("security_control");
+		const Disposition d = disposition_of(*a.response);
+		f["action_id"] = d.action_id;
+		f["action"] = d.action;
+		f["disposition_id"] = d.disposition_id;
+		f["disposition"] = d.disposition;
+	}
 
 	// The finding is the miner process: its uid stays the same from Create to Close.
 	nlohmann::json &info = f["finding_info"];
@@ -188,6 +216,8 @@ nlohmann::json to_ocsf(const Alert &a)
 	}
 	f["evidences"] = {{{"process", process_object(a)}}};
 	f["unmapped"]["mxwatch"] = unmapped_evidence(a.evidence, a.process);
+	if (a.response)
+		f["unmapped"]["mxwatch"]["response"] = response_document(*a.response);
 	return f;
 }
 

@@ -6,6 +6,7 @@
 #include "mxwatch/process_liveness.hpp"
 
 #include <csignal>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace mxwatch {
@@ -98,22 +99,32 @@ void Pipeline::on_detection(Detection detection, KnownProcess &known)
 		complete_process_info(known.info, hasher_);
 		known.allowed = allowlist_.match(allowlist_subject(known.info));
 	}
+	// The response, once per process, on its first alert. apply_response() checks the
+	// allowlist itself: an allowlisted process is skipped even if this function changes.
+	std::optional<ResponseOutcome> response;
+	if (detection.kind == AlertKind::Alert)
+		response = apply_response(options_.action,
+					  {detection.key.tgid, detection.key.start_ns, known.start_ticks, known.allowed});
+	const std::string response_note =
+	    response ? fmt::format("; {} {}", to_string(response->action), response->describe()) : std::string();
 	if (known.allowed) {
 		counts_.allowlisted++;
 		if (detection.kind == AlertKind::Alert)
-			spdlog::info("pid {} ({}) computes RandomX but is allowlisted ({})", detection.key.tgid,
-				     detection.comm, *known.allowed);
+			spdlog::info("pid {} ({}) computes RandomX but is allowlisted ({}){}", detection.key.tgid,
+				     detection.comm, *known.allowed, response_note);
 		return;
 	}
 	if (detection.kind == AlertKind::Alert)
-		spdlog::warn("miner: pid {} ({}): {}", detection.key.tgid, detection.comm, detection.verdict.reason);
+		spdlog::warn("miner: pid {} ({}): {}{}", detection.key.tgid, detection.comm, detection.verdict.reason,
+			     response_note);
 	else
 		spdlog::info("{}: pid {} ({})", to_string(detection.kind), detection.key.tgid, detection.comm);
 	counts_.detections[static_cast<std::size_t>(detection.kind)]++;
 	if (output_)
-		output_->publish({detection, known.info, std::chrono::system_clock::now(), options_.detector.window_ns});
+		output_->publish({detection, known.info, std::chrono::system_clock::now(), options_.detector.window_ns,
+				  response});
 	if (detection.kind == AlertKind::Alert)
-		reports_.push_back({std::move(detection), known.info});
+		reports_.push_back({std::move(detection), known.info, response});
 }
 
 void Pipeline::resolve_exited_processes()

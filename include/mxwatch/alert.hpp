@@ -6,6 +6,7 @@
 
 #include "mxwatch/detector.hpp"
 #include "mxwatch/process_info.hpp"
+#include "mxwatch/response_action.hpp"
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -59,6 +60,8 @@ struct Alert {
 	HostIdentity host;
 	AlertEvidence evidence;
 	ProcessInfo process;
+	// The --action taken against the process, on first alerts when one is configured.
+	std::optional<ResponseOutcome> response;
 
 	// Stable across PID reuse and alert stages: boot id + pid + start time.
 	std::optional<std::string> entity_id() const;
@@ -68,6 +71,10 @@ struct Alert {
 
 Alert make_alert(const Detection &detection, const ProcessInfo &process, const HostIdentity &host,
                  std::uint64_t window_ns, std::chrono::system_clock::time_point now);
+
+// {"action": "kill", "result": "failed", "reason": "..."}: mxwatch.response in
+// ECS, unmapped.mxwatch.response in OCSF.
+nlohmann::json response_document(const ResponseOutcome &response);
 
 // ECS document of DESIGN.md §3 (see alert_format.hpp for OCSF).
 nlohmann::json to_ecs(const Alert &alert);

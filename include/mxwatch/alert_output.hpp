@@ -30,6 +30,7 @@ struct AlertEvent {
 	ProcessInfo process;
 	std::chrono::system_clock::time_point when;
 	std::uint64_t window_ns = 0;
+	std::optional<ResponseOutcome> response; // the --action taken, if any
 };
 
 struct SinkStats {

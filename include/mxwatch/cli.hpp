@@ -27,6 +27,7 @@ struct DetectionOptions {
 	double window_s = static_cast<double>(DetectorConfig{}.window_ns) / 1e9;
 	double ongoing_interval_s = static_cast<double>(DetectorConfig{}.ongoing_interval_ns) / 1e9;
 	AllowlistConfig allowlist;
+	std::string action = "none"; // --action none|stop|kill
 	void apply(PipelineOptions &options) const;
 };
 void add_detection_options(CLI::App &app, DetectionOptions &options);
@@ -75,6 +76,7 @@ void add_check_command(CLI::App &app, const CommonOptions &common, CommandAction
 void add_record_command(CLI::App &app, const CommonOptions &common, CommandAction &action);
 void add_replay_command(CLI::App &app, CommandAction &action);
 void add_version_command(CLI::App &app, CommandAction &action);
+void add_doctor_command(CLI::App &app, const CommonOptions &common, CommandAction &action);
 
 // spdlog on stderr, with libbpf's own messages routed through it.
 void setup_logging(int verbosity);

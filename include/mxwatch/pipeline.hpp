@@ -9,6 +9,7 @@
 #include "mxwatch/executable_hash.hpp"
 #include "mxwatch/process_info.hpp"
 #include "mxwatch/kernel_sampler.hpp"
+#include "mxwatch/response_action.hpp"
 #include "mxwatch/sampling_floor.hpp"
 
 #include <array>
@@ -25,6 +26,7 @@ struct PipelineOptions {
 	DetectorConfig detector;
 	unsigned sampling_floor_hz = 50; // 0: no wakers
 	AllowlistConfig allowlist;
+	ResponseAction action = ResponseAction::None; // applied on first alerts, never to allowlisted processes
 };
 
 // What the pipeline did, for metrics.
@@ -36,6 +38,7 @@ struct PipelineCounts {
 struct DetectionReport {
 	Detection detection;
 	ProcessInfo process;
+	std::optional<ResponseOutcome> response; // the --action taken
 };
 
 class Pipeline {
@@ -56,6 +59,7 @@ public:
 
 	const Detector &detector() const { return detector_; }
 	const KernelSampler &sampler() const { return *sampler_; }
+	const SamplingFloor &sampling_floor() const { return *sampling_floor_; }
 	const std::vector<DetectionReport> &reports() const { return reports_; }
 	// What /proc said about the process when its first sample arrived (it may be gone since).
 	ProcessInfo process_info(const ProcessKey &key) const;
