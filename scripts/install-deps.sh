@@ -15,6 +15,8 @@ packages=(
 	# the evaluation's benign workloads (bench/eval)
 	stress-ng python3
 	git procps
+	# packaging: .deb (dpkg-shlibdeps), lifecycle test, lintian, manifest checks, nspawn smoke test
+	dpkg-dev file man-db lintian python3-yaml yamllint mmdebstrap systemd-container
 )
 # The kernel matrix (tests/kernels) lists its own.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
