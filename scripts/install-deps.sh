@@ -8,10 +8,13 @@ packages=(
 	build-essential cmake pkg-config clang llvm bpftool
 	libbpf-dev libelf-dev zlib1g-dev
 	libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsystemd-dev
+	libcap-dev libcpp-httplib-dev
 	# tests and their workloads
 	googletest libgtest-dev librandomx-dev libboost-dev
 	# alerts: executable hashes (libcrypto); real peers for the sink tests; libFuzzer
 	libssl-dev rsyslog systemd libclang-rt-14-dev
+	# the non-root test: setpriv
+	util-linux
 	# the evaluation's benign workloads (bench/eval)
 	stress-ng python3
 	git procps
@@ -33,4 +36,15 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-echo "install-deps.sh: ${#packages[@]} packages present"
+# promtool (Prometheus's own linter) for the metrics test, taken from Debian's
+# prometheus package without installing it: installing would enable and start a
+# Prometheus server on this host.
+tools=/opt/mxwatch-test-tools
+if [[ ! -x $tools/bin/promtool ]]; then
+	scratch=$(mktemp -d)
+	chmod 0755 "$scratch" # apt downloads as _apt
+	(cd "$scratch" && apt-get download -qq prometheus >/dev/null && dpkg-deb -x prometheus_*.deb root)
+	install -D -m 0755 "$scratch/root/usr/bin/promtool" "$tools/bin/promtool"
+	rm -rf "$scratch"
+fi
+echo "install-deps.sh: ${#packages[@]} packages present, promtool in $tools/bin"

@@ -144,7 +144,8 @@ TEST(Service, NotifiesReloadsAndServesMetricsThatPromtoolAccepts)
 
 	// Prometheus's own linter on the live scrape.
 	std::ofstream(tmp.path("scrape.txt")) << scrape.body;
-	Child promtool({"/bin/sh", "-c", "exec promtool check metrics < \"$0\"", tmp.path("scrape.txt").string()},
+	Child promtool({"/bin/sh", "-c", "exec \"$1\" check metrics < \"$0\"", tmp.path("scrape.txt").string(),
+			MXW_PROMTOOL},
 		       {.stdout_path = tmp.path("promtool.out"), .stderr_path = tmp.path("promtool.err")});
 	EXPECT_EQ(promtool.wait(60s), 0) << read_text(tmp.path("promtool.out")) << read_text(tmp.path("promtool.err"));
 
