@@ -14,6 +14,8 @@ packages=(
 	libssl-dev rsyslog systemd libclang-rt-14-dev
 	# the evaluation's benign workloads (bench/eval)
 	stress-ng python3
+	# bench (bench/perf: the reference script, `perf bench sched pipe`)
+	bpftrace linux-perf
 	git procps
 )
 # The kernel matrix (tests/kernels) lists its own.
