@@ -92,4 +92,45 @@ static __always_inline int fpu__read_regs(struct fpu *fpu, struct mxw_fpu_regs *
 	return 0;
 }
 
+/* Which layout CO-RE resolved: a constant once libbpf has relocated the program. */
+static __always_inline __u32 fpu__layout(struct fpu *fpu)
+{
+	struct fpu___pre_5_16 *old = (void *)fpu;
+
+	return bpf_core_field_exists(old->state) ? MXW_FPU_LAYOUT_STATE : MXW_FPU_LAYOUT_FPSTATE;
+}
+
+/*
+ * The hot path: only the raw saved MXCSR, without the init-state check (an
+ * unwritten slot can only make a non-default value default, never the reverse,
+ * so a raw value in the default rounding mode is final). @typed: @fpu is a
+ * BTF-typed pointer (tp_btf), read with plain loads that the verifier turns
+ * into fault-safe ones, no helper call; otherwise bpf_probe_read_kernel().
+ * Returns 0, or a negative error from the kernel read.
+ */
+static __always_inline int fpu__peek_mxcsr(struct fpu *fpu, const int typed, __u32 *mxcsr)
+{
+	struct fpu___pre_5_16 *old = (void *)fpu;
+
+	if (typed) {
+		if (bpf_core_field_exists(old->state)) {
+			*mxcsr = old->state.xsave.i387.mxcsr;
+		} else {
+			struct fpstate *fps = fpu->fpstate;
+
+			if (!fps)
+				return -1;
+			*mxcsr = fps->regs.xsave.i387.mxcsr;
+		}
+		return 0;
+	}
+	if (bpf_core_field_exists(old->state))
+		return bpf_core_read(mxcsr, sizeof(*mxcsr), &old->state.xsave.i387.mxcsr);
+	struct fpstate *fps = BPF_CORE_READ(fpu, fpstate);
+
+	if (!fps)
+		return -1;
+	return bpf_core_read(mxcsr, sizeof(*mxcsr), &fps->regs.xsave.i387.mxcsr);
+}
+
 #endif /* MXWATCH_CORE_FIXES_BPF_H */

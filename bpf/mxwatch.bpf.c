@@ -3,8 +3,9 @@
  * mxwatch's sampler: reads the MXCSR a task leaves behind each time the kernel
  * saves its FPU registers, and sends user space only what detection needs.
  *
- * A thread that never leaves the default rounding mode costs one hash lookup
- * and sends nothing. Once a thread is seen in a non-default mode it is
+ * A thread that never leaves the default rounding mode costs a load of its
+ * saved MXCSR and of followed_threads (and, while some thread is followed, of
+ * its slot in followed_slots), and sends nothing. Once a thread is seen in a non-default mode it is
  * followed: every non-default sample and every return to the default mode is
  * sent; runs of default samples in between are folded into a count carried by
  * the thread's next record (at least every flush_interval_ns). A thread that
@@ -20,12 +21,36 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by user space through the skeleton before load. */
 const volatile __u64 flush_interval_ns = 1000000000ull;
 const volatile __u64 forget_after_ns = 30000000000ull;
+/* Wake the reader only once this much is waiting in the ring buffer (0: on every
+ * record); user space drains the rest on its poll timeout. */
+const volatile __u64 wakeup_bytes = 0;
 
-/* Written by the program, read by user space: which struct fpu layout CO-RE chose. */
+/*
+ * Read on every hit, written almost never: the two share a cache line (every
+ * line the hot path touches costs a miss after the context switch in between).
+ * fpu_layout_seen: which struct fpu layout CO-RE chose, read by user space.
+ * followed_threads: entries the program added to `tracked` minus those it
+ * removed; 0 means no thread is followed, so a default-mode sample needs no
+ * further look. Entries the LRU evicts stay counted: a cost, never a miss.
+ */
 __u32 fpu_layout_seen = MXW_FPU_LAYOUT_UNKNOWN;
+__u32 followed_threads;
 
 /* Anchors the wire records in the object's BTF, where the layout test reads them. */
 const struct mxw_sample_record *unused_sample_record __attribute__((unused));
+
+/*
+ * How many followed threads hash to each slot (by thread id): while some
+ * thread is followed, a slot at 0 proves that this one is not, without the
+ * LRU-hash lookup. Kept like followed_threads.
+ */
+#define MXW_FOLLOW_SLOTS 4096
+__u32 followed_slots[MXW_FOLLOW_SLOTS];
+
+static __always_inline __u32 *follow_slot(__u64 pid_tgid)
+{
+	return &followed_slots[(__u32)pid_tgid & (MXW_FOLLOW_SLOTS - 1)];
+}
 
 struct tracked_thread {
 	__u64 last_sent_ns;
@@ -87,31 +112,41 @@ static __always_inline void sample__emit(__u64 pid_tgid, const struct mxw_fpu_re
 	rec->process_start_ns = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(),
 					      group_leader, start_time);
 	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, wakeup_bytes && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes
+				       ? BPF_RB_NO_WAKEUP
+				       : 0);
 	counter__inc(MXW_CTR_SENT);
 }
 
-static __always_inline int on_regs_deactivated(struct fpu *fpu)
+static __always_inline int on_regs_deactivated(struct fpu *fpu, const int typed)
 {
 	struct mxw_fpu_regs regs = {};
 	struct tracked_thread *thread;
 	__u64 pid_tgid, now;
-	__u32 rc, skipped;
+	__u32 rc, skipped, mxcsr;
 
 	counter__inc(MXW_CTR_HITS);
+	if (fpu__peek_mxcsr(fpu, typed, &mxcsr)) {
+		counter__inc(MXW_CTR_READ_FAILED);
+		return 0;
+	}
+	if (fpu_layout_seen != fpu__layout(fpu))
+		fpu_layout_seen = fpu__layout(fpu);
+	if (!(mxcsr & MXW_MXCSR_RC_MASK) && !followed_threads)
+		return 0; /* the common case: an ordinary task, and nothing followed */
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (!(mxcsr & MXW_MXCSR_RC_MASK) && !*follow_slot(pid_tgid))
+		return 0; /* an ordinary task while others are followed */
+
 	if (fpu__read_regs(fpu, &regs)) {
 		counter__inc(MXW_CTR_READ_FAILED);
 		return 0;
 	}
-	if (fpu_layout_seen != regs.layout)
-		fpu_layout_seen = regs.layout;
-
 	rc = (regs.mxcsr & MXW_MXCSR_RC_MASK) >> MXW_MXCSR_RC_SHIFT;
-	pid_tgid = bpf_get_current_pid_tgid();
 	thread = bpf_map_lookup_elem(&tracked, &pid_tgid);
 	if (!thread) {
 		if (rc == 0)
-			return 0; /* the common case: an ordinary task */
+			return 0;
 		now = bpf_ktime_get_ns();
 		struct tracked_thread fresh = {
 			.last_sent_ns = now,
@@ -120,6 +155,10 @@ static __always_inline int on_regs_deactivated(struct fpu *fpu)
 		};
 		if (bpf_map_update_elem(&tracked, &pid_tgid, &fresh, BPF_NOEXIST))
 			counter__inc(MXW_CTR_TRACK_FAILED);
+		else {
+			__sync_fetch_and_add(follow_slot(pid_tgid), 1);
+			__sync_fetch_and_add(&followed_threads, 1);
+		}
 		sample__emit(pid_tgid, &regs, MXW_SAMPLE_F_FIRST, 0, now);
 		return 0;
 	}
@@ -128,7 +167,10 @@ static __always_inline int on_regs_deactivated(struct fpu *fpu)
 	if (rc == 0 && thread->last_rc == 0) {
 		if (now - thread->last_nondefault_ns >= forget_after_ns) {
 			skipped = thread->skipped;
-			bpf_map_delete_elem(&tracked, &pid_tgid);
+			if (!bpf_map_delete_elem(&tracked, &pid_tgid)) {
+				__sync_fetch_and_add(follow_slot(pid_tgid), -1);
+				__sync_fetch_and_add(&followed_threads, -1);
+			}
 			sample__emit(pid_tgid, &regs, MXW_SAMPLE_F_LAST, skipped, now);
 			return 0;
 		}
@@ -153,19 +195,19 @@ static __always_inline int on_regs_deactivated(struct fpu *fpu)
 SEC("tp_btf/x86_fpu_regs_deactivated")
 int mxw_tp_btf(__u64 *ctx)
 {
-	return on_regs_deactivated((struct fpu *)ctx[0]);
+	return on_regs_deactivated((struct fpu *)ctx[0], 1);
 }
 
 /* Fallback: plain raw tracepoint, also without tracefs. */
 SEC("raw_tp/x86_fpu_regs_deactivated")
 int mxw_raw_tp(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_regs_deactivated((struct fpu *)ctx->args[0]);
+	return on_regs_deactivated((struct fpu *)ctx->args[0], 0);
 }
 
 /* Last resort: the classic tracepoint (needs tracefs to resolve its id). */
 SEC("tracepoint/x86_fpu/x86_fpu_regs_deactivated")
 int mxw_tracepoint(struct trace_event_raw_x86_fpu *ctx)
 {
-	return on_regs_deactivated(ctx->fpu);
+	return on_regs_deactivated(ctx->fpu, 0);
 }

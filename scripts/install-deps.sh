@@ -17,6 +17,8 @@ packages=(
 	util-linux
 	# the evaluation's benign workloads (bench/eval)
 	stress-ng python3
+	# bench (bench/perf: the reference script, `perf bench sched pipe`)
+	bpftrace linux-perf
 	git procps
 	# packaging: .deb (dpkg-shlibdeps), lifecycle test, lintian, manifest checks, nspawn smoke test
 	dpkg-dev file man-db lintian python3-yaml yamllint mmdebstrap systemd-container

@@ -107,6 +107,9 @@ void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType ty
 	mxwatch_bpf *skel = skeleton_.get();
 	skel->rodata->flush_interval_ns = options.flush_interval_ns;
 	skel->rodata->forget_after_ns = options.forget_after_ns;
+	// One wake-up per quarter buffer instead of one per record: poll() drains
+	// the rest on its timeout, so a record waits at most one poll period.
+	skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
 	bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
 	bpf_map__set_max_entries(skel->maps.tracked, options.max_tracked_threads);
 	for (auto candidate : {AttachType::TpBtf, AttachType::RawTp, AttachType::Tracepoint})
@@ -159,12 +162,17 @@ int KernelSampler::on_record(void *self, void *data, std::size_t size)
 
 int KernelSampler::poll(int timeout_ms)
 {
-	const int n = ring_buffer__poll(ring_buffer_.get(), timeout_ms);
+	int n = ring_buffer__poll(ring_buffer_.get(), timeout_ms);
 	if (n == -EINTR)
-		return 0;
+		n = 0;
 	if (n < 0)
 		throw std::runtime_error(fmt::format("ring buffer poll failed: {}", errno_text(n)));
-	return n;
+	// The program wakes us only once wakeup_bytes are waiting: take what came
+	// without a wake-up too.
+	const int more = ring_buffer__consume(ring_buffer_.get());
+	if (more < 0)
+		throw std::runtime_error(fmt::format("ring buffer consume failed: {}", errno_text(more)));
+	return n + more;
 }
 
 SamplerCounters KernelSampler::counters() const

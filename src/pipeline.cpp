@@ -17,7 +17,7 @@ Pipeline::Pipeline(const PipelineOptions &options)
 	if (auto problem = first_host_problem(check_host()))
 		throw SetupError(*problem);
 	sampler_ = std::make_unique<KernelSampler>(options.sampler, [this](const Sample &s) { on_sample(s); });
-	sampling_floor_ = std::make_unique<SamplingFloor>(options.sampling_floor_hz);
+	sampling_floor_ = std::make_unique<SamplingFloor>(options.sampling_floor_hz, std::chrono::nanoseconds(options.sampler.forget_after_ns));
 }
 
 ProcessInfo Pipeline::process_info(const ProcessKey &key) const
@@ -77,6 +77,7 @@ void Pipeline::reconfigure(const DetectorConfig &detector, const AllowlistConfig
 void Pipeline::on_sample(const Sample &sample)
 {
 	samples_seen_++;
+	sampling_floor_->on_sample(sample);
 	const ProcessKey key{sample.tgid, sample.process_start_ns};
 	auto [it, inserted] = known_.try_emplace(key);
 	KnownProcess &known = it->second;

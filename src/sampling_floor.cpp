@@ -11,7 +11,19 @@
 
 namespace mxwatch {
 
-SamplingFloor::SamplingFloor(unsigned rate_hz) : rate_hz_(rate_hz)
+namespace {
+
+std::int64_t monotonic_ns()
+{
+	timespec ts{};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
+} // namespace
+
+SamplingFloor::SamplingFloor(unsigned rate_hz, std::chrono::nanoseconds idle_after)
+    : rate_hz_(rate_hz), idle_after_ns_(idle_after.count())
 {
 	if (rate_hz == 0)
 		return;
@@ -24,10 +36,29 @@ SamplingFloor::SamplingFloor(unsigned rate_hz) : rate_hz_(rate_hz)
 	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
 		if (CPU_ISSET(cpu, &allowed))
 			wakers_.emplace_back([this, cpu](std::stop_token stop) { wake_periodically(cpu, stop); });
-	spdlog::debug("sampling floor: {} wakers at {} Hz", wakers_.size(), rate_hz);
+	spdlog::debug("sampling floor: {} wakers at {} Hz{}", wakers_.size(), rate_hz,
+		      idle_after_ns_ > 0 ? ", parked while no thread leaves the default rounding mode" : "");
 }
 
-SamplingFloor::~SamplingFloor() = default; // jthreads request stop and join
+SamplingFloor::~SamplingFloor() = default; // jthreads request stop (which wakes parked ones) and join
+
+void SamplingFloor::on_sample(const Sample &sample)
+{
+	if (idle_after_ns_ <= 0 || sample.mode() == RoundingMode::Nearest)
+		return;
+	// Sample timestamps are CLOCK_MONOTONIC (bpf_ktime_get_ns), like monotonic_ns().
+	last_activity_ns_.store(static_cast<std::int64_t>(sample.timestamp_ns));
+	if (parked_.load()) {
+		std::lock_guard lock(park_mutex_);
+		parked_.store(false);
+		unpark_.notify_all();
+	}
+}
+
+bool SamplingFloor::idle() const
+{
+	return idle_after_ns_ > 0 && monotonic_ns() - last_activity_ns_.load() > idle_after_ns_;
+}
 
 void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 {
@@ -52,6 +83,15 @@ void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 	timespec next{};
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop.stop_requested()) {
+		if (idle()) {
+			// Blocks without a timer: no wake-ups at all until on_sample() or stop.
+			std::unique_lock lock(park_mutex_);
+			parked_.store(true);
+			unpark_.wait(lock, stop, [this] { return !idle(); });
+			lock.unlock();
+			clock_gettime(CLOCK_MONOTONIC, &next);
+			continue;
+		}
 		next.tv_nsec += period_ns;
 		while (next.tv_nsec >= 1'000'000'000L) {
 			next.tv_nsec -= 1'000'000'000L;

@@ -50,8 +50,10 @@ public:
 	KernelSampler(const KernelSampler &) = delete;
 	KernelSampler &operator=(const KernelSampler &) = delete;
 
-	// Waits up to timeout_ms for records and hands each to the handler.
-	// Returns the number of records consumed (0 on timeout or signal).
+	// Waits up to timeout_ms for records and hands each to the handler. The
+	// program wakes the reader only when a quarter of the ring buffer is
+	// filled, so records usually arrive when the timeout expires: the timeout
+	// is the delivery latency. Returns the number of records consumed.
 	int poll(int timeout_ms);
 
 	SamplerCounters counters() const;

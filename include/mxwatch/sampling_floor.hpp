@@ -4,9 +4,21 @@
 // thread pinned to each CPU wakes at a low rate and, being real-time, preempts
 // whatever runs there: every CPU-bound task is then switched out at least
 // rate_hz times a second.
+//
+// The wake-ups cost CPU on every CPU, and they only matter while some thread
+// leaves the default rounding mode. With idle_after set the wakers park (block,
+// costing nothing) once no non-default sample came for that long, and resume
+// on the next one (on_sample). They are created once, with their real-time
+// policy, at start-up: parking never needs CAP_SYS_NICE again.
 #pragma once
 
+#include "mxwatch/sample.hpp"
+
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -15,23 +27,37 @@ namespace mxwatch {
 class SamplingFloor {
 public:
 	// Starts one waker per CPU this process may run on; rate_hz == 0 starts none.
-	explicit SamplingFloor(unsigned rate_hz);
+	// idle_after == 0: always awake; otherwise parked until a non-default
+	// sample arrives, and again after idle_after without one.
+	explicit SamplingFloor(unsigned rate_hz, std::chrono::nanoseconds idle_after = {});
 	~SamplingFloor();
 	SamplingFloor(const SamplingFloor &) = delete;
 	SamplingFloor &operator=(const SamplingFloor &) = delete;
 
+	// Every sample the kernel sends; a non-default one wakes parked wakers.
+	// Cheap: one atomic store, plus a notification only when they were parked.
+	void on_sample(const Sample &sample);
+
 	unsigned rate_hz() const { return rate_hz_; }
 	std::size_t wakers() const { return wakers_.size(); }
+	// True while the wakers are parked (adaptive mode, nothing to sample).
+	bool parked() const { return parked_.load(); }
 	// False when SCHED_FIFO was refused (no CAP_SYS_NICE): wakers then rely on
 	// the fair scheduler's wakeup preemption, which usually but not always preempts.
 	bool realtime() const { return realtime_.load(); }
 
 private:
 	void wake_periodically(int cpu, std::stop_token stop);
+	bool idle() const;
 
 	unsigned rate_hz_;
+	std::int64_t idle_after_ns_;
+	std::atomic<std::int64_t> last_activity_ns_{0}; // CLOCK_MONOTONIC of the last non-default sample
+	std::atomic<bool> parked_{false};
+	std::mutex park_mutex_;
+	std::condition_variable_any unpark_;
 	std::atomic<bool> realtime_{true};
-	std::vector<std::jthread> wakers_;
+	std::vector<std::jthread> wakers_; // declared last: joined first
 };
 
 } // namespace mxwatch
