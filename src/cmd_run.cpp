@@ -102,7 +102,9 @@ int run_daemon(const CommandLine &cli)
 {
 	CommonOptions running = cli.common;
 	StopSignals::install();
-	Pipeline pipeline(running.to_pipeline_options());
+	PipelineOptions options = running.to_pipeline_options();
+	options.forget_exited_after_ns = 10'000'000'000;
+	Pipeline pipeline(options);
 	// Attached: keep only what reading other processes needs. Capabilities
 	// are per thread, so this comes before the sinks' and the metrics' threads
 	// start (they inherit the reduced set); the sampling floor's wakers drop

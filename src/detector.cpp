@@ -311,6 +311,12 @@ void Detector::forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKey
 	}
 }
 
+void Detector::forget_process(const ProcessKey &key)
+{
+	if (auto it = processes_.find(key); it != processes_.end())
+		forget(it);
+}
+
 void Detector::evict_one()
 {
 	// Least recently seen first, sparing processes under an open alert while others remain.

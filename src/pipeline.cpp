@@ -6,6 +6,7 @@
 #include "mxwatch/process_liveness.hpp"
 
 #include <csignal>
+#include <malloc.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -126,6 +127,8 @@ void Pipeline::on_detection(Detection detection, KnownProcess &known)
 				  response});
 	if (detection.kind == AlertKind::Alert)
 		reports_.push_back({std::move(detection), known.info, response});
+	if (reports_.size() > options_.max_reports)
+		reports_.erase(reports_.begin(), reports_.begin() + static_cast<std::ptrdiff_t>(reports_.size() / 2));
 }
 
 void Pipeline::resolve_exited_processes()
@@ -146,13 +149,45 @@ void Pipeline::resolve_exited_processes()
 	}
 }
 
+void Pipeline::forget_exited(std::uint64_t now_ns)
+{
+	// Idle, never alerted on: is it still there? Each such process is looked up
+	// in /proc at most once a minute, so a host of idle processes costs little.
+	const std::uint64_t idle = *options_.forget_exited_after_ns;
+	const std::uint64_t recheck = 60'000'000'000;
+	std::vector<ProcessKey> gone;
+	for (const auto &[key, process] : detector_.processes()) {
+		if (process.alerted || process.last_ns + idle > now_ns)
+			continue;
+		auto it = known_.find(key);
+		if (it == known_.end() || !it->second.start_ticks) {
+			gone.push_back(key);
+			continue;
+		}
+		if (it->second.liveness_checked_ns + recheck > now_ns)
+			continue;
+		if (same_process_alive(key.tgid, *it->second.start_ticks))
+			it->second.liveness_checked_ns = now_ns;
+		else
+			gone.push_back(key);
+	}
+	for (const auto &key : gone)
+		detector_.forget_process(key);
+}
+
 void Pipeline::expire(std::uint64_t now_ns)
 {
+	const std::size_t before = known_.size();
 	for (auto &resolved : detector_.expire(now_ns)) {
 		const ProcessKey key = resolved.key;
 		on_detection(std::move(resolved), known_[key]);
 	}
+	if (options_.forget_exited_after_ns)
+		forget_exited(now_ns);
 	std::erase_if(known_, [&](const auto &entry) { return !detector_.processes().contains(entry.first); });
+	// Give what churn freed back to the system: glibc keeps freed heap pages otherwise.
+	if (known_.size() + 256 < before)
+		malloc_trim(0);
 }
 
 void Pipeline::run_until(const std::atomic<bool> &stop, std::chrono::steady_clock::time_point until,

@@ -178,6 +178,9 @@ public:
 
 	// Forgets processes idle for idle_expiry_ns; Resolved for alerted ones.
 	std::vector<Detection> expire(std::uint64_t now_ns);
+	// Forgets one process now (its group's evidence stays while other processes
+	// hold it). No Resolved: for processes that were not alerted on.
+	void forget_process(const ProcessKey &key);
 
 	const std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash> &processes() const
 	{

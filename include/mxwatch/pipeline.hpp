@@ -27,6 +27,11 @@ struct PipelineOptions {
 	unsigned sampling_floor_hz = 50; // 0: no wakers
 	AllowlistConfig allowlist;
 	ResponseAction action = ResponseAction::None; // applied on first alerts, never to allowlisted processes
+	// A daemon forgets processes that were not alerted on once they have exited
+	// and been idle this long (their group's evidence stays), so that churn
+	// does not hold memory for the idle expiry; `check` keeps them for its report.
+	std::optional<std::uint64_t> forget_exited_after_ns;
+	std::size_t max_reports = 4096; // reports() keeps the latest alerts
 };
 
 // What the pipeline did, for metrics.
@@ -77,12 +82,14 @@ private:
 		std::string group; // executable, or empty: groups processes for the detector
 		std::optional<std::uint64_t> start_ticks;
 		std::optional<std::string> allowed;
+		std::uint64_t liveness_checked_ns = 0; // when it was last found alive
 	};
 
 	void on_sample(const Sample &sample);
 	void on_detection(Detection detection, KnownProcess &known);
 	void resolve_exited_processes();
 	void expire(std::uint64_t now_ns);
+	void forget_exited(std::uint64_t now_ns);
 
 	PipelineOptions options_;
 	Detector detector_;
