@@ -13,34 +13,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The first alert (not an update) about `pid` in a file of JSON lines.
-std::optional<nlohmann::json> first_alert(const std::filesystem::path &path, int pid, bool ocsf)
-{
-	std::istringstream lines(read_text(path));
-	for (std::string line; std::getline(lines, line);) {
-		const auto doc = nlohmann::json::parse(line, nullptr, false);
-		if (doc.is_discarded())
-			continue; // a line being written
-		const auto &p = ocsf ? doc["evidences"][0]["process"] : doc["process"];
-		const bool first = ocsf ? doc["activity_id"] == 1 : doc["event"]["action"] == "miner-detected";
-		if (first && p["pid"] == pid)
-			return doc;
-	}
-	return std::nullopt;
-}
-
-std::optional<nlohmann::json> wait_for_alert(const std::filesystem::path &path, int pid, bool ocsf,
-					     std::chrono::seconds timeout)
-{
-	const auto deadline = std::chrono::steady_clock::now() + timeout;
-	while (std::chrono::steady_clock::now() < deadline) {
-		if (auto alert = first_alert(path, pid, ocsf))
-			return alert;
-		std::this_thread::sleep_for(200ms);
-	}
-	return std::nullopt;
-}
-
 // The state letter of /proc/PID/stat (R, S, T, Z, ...), or 0 when it is gone.
 char process_state(pid_t pid)
 {

@@ -104,32 +104,6 @@ private:
 	std::vector<fs::path> dirs_;
 };
 
-// The first alert (not an update) about `pid` in a file of JSON lines; every
-// line of the file must be valid JSON.
-std::optional<nlohmann::json> first_alert(const fs::path &path, int pid, bool ocsf)
-{
-	std::istringstream lines(read_text(path));
-	for (std::string line; std::getline(lines, line);) {
-		const auto doc = nlohmann::json::parse(line);
-		const auto &p = ocsf ? doc["evidences"][0]["process"] : doc["process"];
-		const bool first = ocsf ? doc["activity_id"] == 1 : doc["event"]["action"] == "miner-detected";
-		if (first && p["pid"] == pid)
-			return doc;
-	}
-	return std::nullopt;
-}
-
-std::optional<nlohmann::json> wait_for_alert(const fs::path &path, int pid, bool ocsf, std::chrono::seconds timeout)
-{
-	const auto deadline = std::chrono::steady_clock::now() + timeout;
-	while (std::chrono::steady_clock::now() < deadline) {
-		if (auto alert = first_alert(path, pid, ocsf))
-			return alert;
-		std::this_thread::sleep_for(200ms);
-	}
-	return std::nullopt;
-}
-
 class KubernetesPod : public ::testing::TestWithParam<std::string> {
 };
 
@@ -146,7 +120,7 @@ TEST_P(KubernetesPod, RealRandomxAlertCarriesContainerAndPod)
 
 	const std::string randomx = workload("mxw-randomx");
 	Child miner(cgroup.wrap({randomx, "--seconds", "60"}), {.stdout_path = "/dev/null"});
-	const auto alert = wait_for_alert(tmp.path("alerts.jsonl"), miner.pid(), ocsf, 60s);
+	const auto alert = wait_for_alert(tmp.path("alerts.jsonl"), miner.pid(), ocsf, 60s, true);
 	miner.signal(SIGKILL);
 	miner.wait(10s);
 	daemon.signal(SIGTERM);
@@ -225,7 +199,7 @@ TEST(HostileProcess, NamesGiveValidJsonRfc5424AndJournalEntries)
 	    {.stdout_path = tmp.path("stdout.jsonl"), .stderr_path = tmp.path("err.log")});
 	ASSERT_TRUE(wait_for_text(tmp.path("err.log"), "attached", 60s)) << read_text(tmp.path("err.log"));
 	Child miner(argv, {.stdout_path = "/dev/null"});
-	const auto alert = wait_for_alert(tmp.path("stdout.jsonl"), miner.pid(), false, 60s);
+	const auto alert = wait_for_alert(tmp.path("stdout.jsonl"), miner.pid(), false, 60s, true);
 	miner.signal(SIGKILL);
 	miner.wait(10s);
 	daemon.signal(SIGTERM);

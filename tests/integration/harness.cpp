@@ -187,4 +187,31 @@ CheckRun run_check_with(const std::vector<std::vector<std::string>> &workloads, 
 	return run;
 }
 
+std::optional<nlohmann::json> first_alert(const std::filesystem::path &path, int pid, bool ocsf, bool strict)
+{
+	std::istringstream lines(read_text(path));
+	for (std::string line; std::getline(lines, line);) {
+		const auto doc = nlohmann::json::parse(line, nullptr, !strict);
+		if (doc.is_discarded())
+			continue; // a line being written
+		const auto &p = ocsf ? doc["evidences"][0]["process"] : doc["process"];
+		const bool first = ocsf ? doc["activity_id"] == 1 : doc["event"]["action"] == "miner-detected";
+		if (first && p["pid"] == pid)
+			return doc;
+	}
+	return std::nullopt;
+}
+
+std::optional<nlohmann::json> wait_for_alert(const std::filesystem::path &path, int pid, bool ocsf,
+					     std::chrono::seconds timeout, bool strict)
+{
+	const auto deadline = std::chrono::steady_clock::now() + timeout;
+	while (std::chrono::steady_clock::now() < deadline) {
+		if (auto alert = first_alert(path, pid, ocsf, strict))
+			return alert;
+		std::this_thread::sleep_for(std::chrono::milliseconds(200));
+	}
+	return std::nullopt;
+}
+
 } // namespace mxwatch::test

@@ -71,6 +71,15 @@ std::string read_text(const std::filesystem::path &path);
 // Polls the file until it contains `text`; false on timeout.
 bool wait_for_text(const std::filesystem::path &path, const std::string &text, std::chrono::milliseconds timeout);
 
+// The first alert (not an update) about `pid` in a file of ECS or OCSF JSON
+// lines. strict: every line must be valid JSON (nlohmann's exception otherwise);
+// else a line still being written is skipped.
+std::optional<nlohmann::json> first_alert(const std::filesystem::path &path, int pid, bool ocsf,
+					  bool strict = false);
+// Polls first_alert() until it finds one or the timeout passes.
+std::optional<nlohmann::json> wait_for_alert(const std::filesystem::path &path, int pid, bool ocsf,
+					     std::chrono::seconds timeout, bool strict = false);
+
 // Names of loaded BPF programs (as the kernel reports them, at most 15 characters).
 std::vector<std::string> loaded_bpf_program_names();
 

@@ -45,18 +45,6 @@ std::map<std::string, std::string> status_fields(const fs::path &status)
 
 std::uint64_t hex(const std::string &text) { return std::stoull(text, nullptr, 16); }
 
-// The first alert about `pid` in a file of ECS JSON lines.
-std::optional<nlohmann::json> alert_for(const fs::path &path, pid_t pid)
-{
-	std::istringstream lines(read_text(path));
-	for (std::string line; std::getline(lines, line);) {
-		auto doc = nlohmann::json::parse(line, nullptr, false);
-		if (!doc.is_discarded() && doc["process"]["pid"] == pid && doc["event"]["action"] == "miner-detected")
-			return doc;
-	}
-	return std::nullopt;
-}
-
 TEST(Privileges, DaemonThreadsKeepOnlyEnrichmentCapabilitiesAndStillAlert)
 {
 	MXW_REQUIRE_PRIVILEGED();
@@ -87,11 +75,7 @@ TEST(Privileges, DaemonThreadsKeepOnlyEnrichmentCapabilitiesAndStillAlert)
 	// CAP_SYS_PTRACE.
 	const std::string randomx = workload("mxw-randomx");
 	Child miner({randomx, "--seconds", "40"}, {.run_as_uid = kNobody, .stdout_path = "/dev/null"});
-	std::optional<nlohmann::json> alert;
-	for (int i = 0; i < 120 && !alert; i++) {
-		std::this_thread::sleep_for(500ms);
-		alert = alert_for(tmp.path("alerts.json"), miner.pid());
-	}
+	const auto alert = wait_for_alert(tmp.path("alerts.json"), miner.pid(), false, 60s);
 	ASSERT_TRUE(alert) << read_text(tmp.path("err.log"));
 	EXPECT_EQ((*alert)["process"]["executable"], randomx);
 	EXPECT_EQ((*alert)["user"]["id"], std::to_string(kNobody));
