@@ -103,6 +103,9 @@ int run_daemon(const CommandLine &cli)
 	CommonOptions running = cli.common;
 	StopSignals::install();
 	PipelineOptions options = running.to_pipeline_options();
+	// Not shorter: a process's group evidence (workers of one executable in one
+	// cgroup) lives only while the group has a process, and respawning miners
+	// are caught by that evidence across gaps up to this long.
 	options.forget_exited_after_ns = 10'000'000'000;
 	Pipeline pipeline(options);
 	// Attached: keep only what reading other processes needs. Capabilities

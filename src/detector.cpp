@@ -191,6 +191,7 @@ ProcessEvidence &Detector::process_for(const Sample &sample, const std::string &
 		evict_one();
 	ProcessEvidence &process = processes_[key];
 	process.key = key;
+	process.recency = recency_[0].insert(recency_[0].end(), key);
 	process.first_ns = sample.timestamp_ns;
 	process.cgroup_id = sample.cgroup_id;
 	const std::string label =
@@ -209,6 +210,7 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 	if (sample.tid == sample.tgid || process.comm.empty())
 		process.comm = sample.comm; // the main thread's name names the process
 	process.last_ns = std::max(process.last_ns, sample.timestamp_ns);
+	touch(process);
 	ThreadEvidence &thread = process.threads[sample.tid];
 
 	const RoundingMode mode = sample.mode();
@@ -267,6 +269,7 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 		return std::nullopt;
 	process.last_alert_ns = now;
 	if (!process.alerted) {
+		recency_[1].splice(recency_[1].end(), recency_[0], process.recency);
 		process.alerted = true;
 		process.first_alert_ns = now;
 		return detection_for(process, AlertKind::Alert, now);
@@ -304,6 +307,7 @@ Detection Detector::detection_for(const ProcessEvidence &process, AlertKind kind
 void Detector::forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash>::iterator it)
 {
 	GroupEvidence *group = it->second.group;
+	recency_[it->second.alerted].erase(it->second.recency);
 	processes_.erase(it);
 	if (group && --group->processes == 0) {
 		const std::string label = group->label; // erase() must not see a key that it destroys
@@ -317,16 +321,20 @@ void Detector::forget_process(const ProcessKey &key)
 		forget(it);
 }
 
+void Detector::touch(ProcessEvidence &process)
+{
+	auto &order = recency_[process.alerted];
+	if (std::next(process.recency) != order.end())
+		order.splice(order.end(), order, process.recency);
+}
+
 void Detector::evict_one()
 {
 	// Least recently seen first, sparing processes under an open alert while others remain.
-	auto victim = processes_.end();
-	for (auto it = processes_.begin(); it != processes_.end(); ++it) {
-		if (victim == processes_.end() || (victim->second.alerted && !it->second.alerted) ||
-		    (victim->second.alerted == it->second.alerted && it->second.last_ns < victim->second.last_ns))
-			victim = it;
-	}
-	if (victim != processes_.end())
+	const auto &order = recency_[0].empty() ? recency_[1] : recency_[0];
+	if (order.empty())
+		return;
+	if (auto victim = processes_.find(order.front()); victim != processes_.end())
 		forget(victim);
 }
 

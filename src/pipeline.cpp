@@ -173,21 +173,26 @@ void Pipeline::forget_exited(std::uint64_t now_ns)
 	}
 	for (const auto &key : gone)
 		detector_.forget_process(key);
+	if (!gone.empty())
+		release_forgotten();
 }
 
-void Pipeline::expire(std::uint64_t now_ns)
+void Pipeline::release_forgotten()
 {
 	const std::size_t before = known_.size();
-	for (auto &resolved : detector_.expire(now_ns)) {
-		const ProcessKey key = resolved.key;
-		on_detection(std::move(resolved), known_[key]);
-	}
-	if (options_.forget_exited_after_ns)
-		forget_exited(now_ns);
 	std::erase_if(known_, [&](const auto &entry) { return !detector_.processes().contains(entry.first); });
 	// Give what churn freed back to the system: glibc keeps freed heap pages otherwise.
 	if (known_.size() + 256 < before)
 		malloc_trim(0);
+}
+
+void Pipeline::expire(std::uint64_t now_ns)
+{
+	for (auto &resolved : detector_.expire(now_ns)) {
+		const ProcessKey key = resolved.key;
+		on_detection(std::move(resolved), known_[key]);
+	}
+	release_forgotten();
 }
 
 void Pipeline::run_until(const std::atomic<bool> &stop, std::chrono::steady_clock::time_point until,
@@ -206,6 +211,8 @@ void Pipeline::run_until(const std::atomic<bool> &stop, std::chrono::steady_cloc
 		}
 		if (now >= next_liveness) {
 			resolve_exited_processes();
+			if (options_.forget_exited_after_ns)
+				forget_exited(now_monotonic_ns());
 			next_liveness = now + std::chrono::seconds(1);
 		}
 		if (now >= next_expiry) {

@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -140,6 +141,7 @@ struct ProcessEvidence {
 	bool exited = false; // kept for reports until it expires
 	std::uint64_t last_alert_ns = 0;
 	std::uint64_t first_alert_ns = 0;
+	std::list<ProcessKey>::iterator recency; // its place in the detector's eviction order
 };
 
 enum class AlertKind { Alert, Ongoing, Resolved };
@@ -194,6 +196,7 @@ private:
 	ProcessEvidence &process_for(const Sample &sample, const std::string &group);
 	void forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash>::iterator it);
 	void evict_one();
+	void touch(ProcessEvidence &process);
 	Detection detection_for(const ProcessEvidence &process, AlertKind kind, std::uint64_t now_ns) const;
 
 	struct Tests; // the SPRTs' constants, derived from config_ once
@@ -202,6 +205,10 @@ private:
 	std::unique_ptr<const Tests> tests_;
 	std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash> processes_;
 	std::unordered_map<std::string, GroupEvidence> groups_;
+	// Eviction order at the cap, least recently seen first: [0] processes not
+	// alerted on, [1] under an alert (evicted only when [0] is empty). A list,
+	// not a scan: a flood of short-lived processes must cost O(1) each.
+	std::array<std::list<ProcessKey>, 2> recency_;
 };
 
 } // namespace mxwatch

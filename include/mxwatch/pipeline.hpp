@@ -28,8 +28,9 @@ struct PipelineOptions {
 	AllowlistConfig allowlist;
 	ResponseAction action = ResponseAction::None; // applied on first alerts, never to allowlisted processes
 	// A daemon forgets processes that were not alerted on once they have exited
-	// and been idle this long (their group's evidence stays), so that churn
-	// does not hold memory for the idle expiry; `check` keeps them for its report.
+	// and been idle this long (their group's evidence stays; looked for every
+	// second), so that churn does not hold memory for the idle expiry; `check`
+	// keeps them for its report.
 	std::optional<std::uint64_t> forget_exited_after_ns;
 	std::size_t max_reports = 4096; // reports() keeps the latest alerts
 };
@@ -90,6 +91,8 @@ private:
 	void resolve_exited_processes();
 	void expire(std::uint64_t now_ns);
 	void forget_exited(std::uint64_t now_ns);
+	// Drops what the detector forgot from known_, and trims the heap after many.
+	void release_forgotten();
 
 	PipelineOptions options_;
 	Detector detector_;

@@ -31,7 +31,7 @@ public:
 		s.mxcsr = mxcsr;
 		s.default_skipped = skipped;
 		s.x87_cw = x87_cw;
-		s.comm = "worker";
+		s.comm = comm;
 		auto d = detector_.observe(s);
 		if (d && !first_)
 			first_ = d;
@@ -40,6 +40,7 @@ public:
 	const std::optional<Detection> &first() const { return first_; }
 	std::uint64_t now() const { return now_; }
 	void advance(std::uint64_t ns) { now_ += ns; }
+	std::string comm = "worker"; // with the cgroup, names the group evidence
 
 private:
 	Detector &detector_;
@@ -198,6 +199,48 @@ TEST(Detector, StateIsCappedAtMaxProcesses)
 		feed.sample(csr(1));
 	}
 	EXPECT_LE(detector.processes().size(), 50u);
+}
+
+TEST(Detector, AtTheCapTheLeastRecentlySeenGoesFirstAndAMinerLast)
+{
+	DetectorConfig config;
+	config.max_processes = 4;
+	Detector detector(config);
+	// pid 1 mines; pids 2-4 are benign, pid 2 seen again after the others.
+	Feed miner(detector, 1, 1);
+	miner.comm = "miner"; // its own group: the others' evidence must not pool with it
+	std::mt19937 rng(3);
+	for (int i = 0; i < 200 && !miner.first(); i++)
+		miner.sample(csr(static_cast<int>(rng() % 4), true));
+	ASSERT_TRUE(miner.first());
+	Feed two(detector, 2, 2), three(detector, 3, 3), four(detector, 4, 4);
+	two.sample(csr(1));
+	three.sample(csr(1));
+	four.sample(csr(1));
+	two.sample(csr(1));
+	auto present = [&](std::uint32_t pid) { return detector.processes().contains({pid, pid}); };
+	Feed five(detector, 5, 5);
+	five.sample(csr(1)); // evicts 3: the least recently seen that is not alerted on
+	EXPECT_FALSE(present(3));
+	EXPECT_TRUE(present(1) && present(2) && present(4) && present(5));
+	for (std::uint32_t pid = 6; pid <= 9; pid++) {
+		Feed next(detector, pid, pid);
+		next.sample(csr(1));
+	}
+	// Only processes not alerted on were evicted, while there were any.
+	EXPECT_TRUE(present(1));
+	EXPECT_EQ(detector.processes().size(), 4u);
+	// With nothing else left, the alerted one goes too.
+	config.max_processes = 1;
+	Detector small(config);
+	Feed alone(small, 1, 1);
+	for (int i = 0; i < 200 && !alone.first(); i++)
+		alone.sample(csr(static_cast<int>(rng() % 4), true));
+	ASSERT_TRUE(alone.first());
+	Feed newcomer(small, 2, 2);
+	newcomer.sample(csr(1));
+	EXPECT_EQ(small.processes().size(), 1u);
+	EXPECT_TRUE(small.processes().contains({2, 2}));
 }
 
 TEST(Detector, FoldedDefaultSamplesCountAsNearest)
