@@ -458,6 +458,8 @@ def main():
     p.add_argument("build", nargs="?", default="build")
     p.add_argument("--quick", action="store_true", help="fewer rounds and smaller loads (about 5 min)")
     p.add_argument("--rounds", type=int)
+    p.add_argument("--pipe-loops", type=int,
+                   help="ops per `perf bench sched pipe` run (default 200000; more averages out a noisy host)")
     p.add_argument("--only", action="append", default=[],
                    help="run only steps starting with this word: bpf, context-switch, daemon, rss, replay")
     p.add_argument("--bpf-object", action="append", default=[], metavar="LABEL=OBJECT:PROGRAM",
@@ -465,7 +467,7 @@ def main():
     args = p.parse_args()
     q = args.quick
     args.rounds = args.rounds or (3 if q else 5)
-    args.pipe_loops = 100_000 if q else 200_000
+    args.pipe_loops = args.pipe_loops or (100_000 if q else 200_000)
     args.records = 200_000 if q else 1_000_000
     args.miner_seconds = 8 if q else 15
     args.churn = 10_000 if q else 100_000
