@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The alert formatter on arbitrary process names, command lines, paths, user
-// names, cgroup paths and evidence: ECS and OCSF must always be one line of
+// names, cgroup paths, evidence and response outcomes: ECS and OCSF must always be one line of
 // valid ASCII JSON, the syslog message strict RFC 5424, the journald fields
 // acceptable to journald, and nothing may throw.
 #include "mxwatch/alert_format.hpp"
@@ -65,7 +65,13 @@ Alert alert_from(FuzzedDataProvider &in)
 	                  maybe(in, in.ConsumeRandomLengthString(32))};
 	const auto when = std::chrono::system_clock::time_point(
 	    std::chrono::milliseconds(in.ConsumeIntegralInRange<std::int64_t>(0, 1ll << 45)));
-	return make_alert(d, p, host, in.ConsumeIntegral<std::uint64_t>(), when);
+	Alert alert = make_alert(d, p, host, in.ConsumeIntegral<std::uint64_t>(), when);
+	if (in.ConsumeBool()) // --action's outcome; the reason may quote hostile text (a comm, errno text)
+		alert.response = ResponseOutcome{
+			in.PickValueInArray({ResponseAction::None, ResponseAction::Stop, ResponseAction::Kill}),
+			in.PickValueInArray({ResponseResult::Applied, ResponseResult::Failed, ResponseResult::Skipped}),
+			in.ConsumeRandomLengthString(64)};
+	return alert;
 }
 
 void check(const RenderedAlert &r)

@@ -82,30 +82,26 @@ class Attached:
                 self.proc.wait()
 
 
-def prog_ids_of(pid):
+def bpf_ids_of(pid, kind):
+    """Ids of the BPF objects (kind "prog" or "map") that process PID holds open."""
     ids = set()
     for fdinfo in glob.glob(f"/proc/{pid}/fdinfo/*"):
         try:
             with open(fdinfo) as f:
-                m = re.search(r"^prog_id:\s*(\d+)", f.read(), re.M)
+                m = re.search(rf"^{kind}_id:\s*(\d+)", f.read(), re.M)
         except OSError:
             continue
         if m:
             ids.add(int(m.group(1)))
     return sorted(ids)
+
+
+def prog_ids_of(pid):
+    return bpf_ids_of(pid, "prog")
 
 
 def map_ids_of(pid):
-    ids = set()
-    for fdinfo in glob.glob(f"/proc/{pid}/fdinfo/*"):
-        try:
-            with open(fdinfo) as f:
-                m = re.search(r"^map_id:\s*(\d+)", f.read(), re.M)
-        except OSError:
-            continue
-        if m:
-            ids.add(int(m.group(1)))
-    return sorted(ids)
+    return bpf_ids_of(pid, "map")
 
 
 def prog_stats(prog_id):

@@ -97,9 +97,11 @@ class Manifests(unittest.TestCase):
         self.assertIn(f"--metrics-address=0.0.0.0:{METRICS_PORT}", args)
         ports = {p["name"]: p for p in c.get("ports", [])}
         self.assertEqual(ports["metrics"]["containerPort"], METRICS_PORT)
-        for probe in ("readinessProbe", "livenessProbe"):
+        # Ready once metrics are served; alive while the detection loop publishes
+        # (/healthz answers 503 when it has stopped for 30 s).
+        for probe, path in (("readinessProbe", "/metrics"), ("livenessProbe", "/healthz")):
             http = c[probe]["httpGet"]
-            self.assertEqual(http["path"], "/metrics")
+            self.assertEqual(http["path"], path, probe)
             self.assertIn(http["port"], ("metrics", METRICS_PORT))
 
     def test_security_context(self):

@@ -2,9 +2,11 @@
 // The Prometheus exposition text and the listen address parser. (A live scrape
 // through promtool is in tests/integration/service_test.cpp.)
 #include "mxwatch/metrics.hpp"
+#include "mxwatch/version.hpp"
 
 #include <gtest/gtest.h>
 #include <regex>
+#include <cstdio>
 #include <set>
 #include <sstream>
 
@@ -58,6 +60,28 @@ TEST(Metrics, CountersCarryTheSnapshotValues)
 	EXPECT_NE(text.find("\nmxwatch_detections_total{kind=\"ongoing\"} 5\n"), std::string::npos);
 	EXPECT_NE(text.find("\nmxwatch_tracked_threads 9\n"), std::string::npos);
 	EXPECT_NE(text.find("mxwatch_attach_info{attach=\"tp_btf\",fpu_layout=\"fpstate\"} 1"), std::string::npos);
+}
+
+// The revision is taken at build time: a binary rebuilt after a commit must not
+// go on naming the commit it was first configured at.
+TEST(Metrics, BuildInfoNamesTheRevisionThatWasBuilt)
+{
+	std::string described;
+	if (FILE *git = popen("git -C '" MXWATCH_SOURCE_DIR "' describe --always --dirty 2>/dev/null", "r")) {
+		char buffer[256];
+		while (std::fgets(buffer, sizeof(buffer), git))
+			described += buffer;
+		if (pclose(git) != 0)
+			described.clear();
+	}
+	while (!described.empty() && described.back() == '\n')
+		described.pop_back();
+	if (described.empty())
+		GTEST_SKIP() << "skipped: " << MXWATCH_SOURCE_DIR << " is not a git checkout (or git is missing)";
+	EXPECT_EQ(std::string(kGitRevision), described)
+		<< "rebuild: the binary was built from another revision than the tree";
+	const std::string text = render_metrics(sample_snapshot(), read_process_stats());
+	EXPECT_NE(text.find("revision=\"" + described + "\""), std::string::npos) << text;
 }
 
 TEST(Metrics, HostileSinkNamesAreEscapedInLabels)
