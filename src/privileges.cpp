@@ -128,4 +128,11 @@ std::string current_capabilities()
 	return current ? to_text(current.get()) : "?";
 }
 
+bool has_cap_sys_nice()
+{
+	CapHandle current(cap_get_proc());
+	cap_flag_value_t value = CAP_CLEAR;
+	return current && cap_get_flag(current.get(), CAP_SYS_NICE, CAP_EFFECTIVE, &value) == 0 && value == CAP_SET;
+}
+
 } // namespace mxwatch

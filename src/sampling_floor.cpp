@@ -3,7 +3,9 @@
 
 #include "mxwatch/privileges.hpp"
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <pthread.h>
 #include <sched.h>
@@ -60,6 +62,16 @@ bool SamplingFloor::idle() const
 	return idle_after_ns_ > 0 && monotonic_ns() - last_activity_ns_.load() > idle_after_ns_;
 }
 
+std::string sched_fifo_refusal(int err, bool has_cap_sys_nice)
+{
+	if (err != EPERM)
+		return std::strerror(err);
+	if (!has_cap_sys_nice)
+		return "no CAP_SYS_NICE";
+	return "CAP_SYS_NICE is held, so the cgroup has no real-time budget: cpu.rt_runtime_us is 0 (usual in "
+	       "containers; give the container's cgroup a budget, or run it in the host's)";
+}
+
 void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 {
 	// Signals belong to the main thread's poll loop.
@@ -74,8 +86,9 @@ void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 		spdlog::debug("sampling floor: cannot pin a waker to CPU {}", cpu);
 	sched_param param{};
 	param.sched_priority = 1; // the lowest real-time priority: above every normal task, below all else
-	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) != 0 && realtime_.exchange(false))
-		spdlog::info("sampling floor: SCHED_FIFO refused (no CAP_SYS_NICE); wakers run as normal threads");
+	if (const int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); err != 0 && realtime_.exchange(false))
+		spdlog::info("sampling floor: SCHED_FIFO refused ({}); wakers run as normal threads",
+			     sched_fifo_refusal(err, has_cap_sys_nice()));
 	pthread_setname_np(pthread_self(), "mxwatch-waker");
 	drop_thread_capabilities(); // its one privileged step (SCHED_FIFO) is done
 

@@ -19,10 +19,17 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace mxwatch {
+
+// Why SCHED_FIFO was refused with error `err` (from pthread_setschedparam), for
+// the log. EPERM has two causes: no CAP_SYS_NICE (or RLIMIT_RTPRIO), or, with
+// it, a cgroup without real-time budget (cpu.rt_runtime_us = 0, usual in
+// containers).
+std::string sched_fifo_refusal(int err, bool has_cap_sys_nice);
 
 class SamplingFloor {
 public:

@@ -3,7 +3,9 @@
 // rounding mode and resume on the first sample that does.
 #include "mxwatch/sampling_floor.hpp"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <functional>
 #include <gtest/gtest.h>
@@ -67,4 +69,14 @@ TEST(SamplingFloor, OffStartsNoWakers)
 	mxwatch::SamplingFloor floor(0, 1s);
 	EXPECT_EQ(floor.wakers(), 0u);
 	floor.on_sample(sample_in_mode(1)); // harmless
+}
+
+TEST(SamplingFloor, RefusalOfSchedFifoNamesTheLikelyCause)
+{
+	// EPERM without CAP_SYS_NICE: the capability; with it: the cgroup's real-time budget.
+	EXPECT_EQ(mxwatch::sched_fifo_refusal(EPERM, false), "no CAP_SYS_NICE");
+	const std::string budget = mxwatch::sched_fifo_refusal(EPERM, true);
+	EXPECT_NE(budget.find("cpu.rt_runtime_us"), std::string::npos) << budget;
+	EXPECT_EQ(budget.find("no CAP_SYS_NICE"), std::string::npos) << budget;
+	EXPECT_EQ(mxwatch::sched_fifo_refusal(EINVAL, true), std::strerror(EINVAL));
 }
