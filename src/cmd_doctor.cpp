@@ -281,8 +281,9 @@ void self_test(const CommonOptions &common, const DoctorOptions &options, Doctor
 	if (floor.wakers() > 0)
 		report.add({"sampling floor", true,
 			    fmt::format("{} Hz on {} CPUs{}", floor.rate_hz(), floor.wakers(),
-					floor.realtime() ? " (real-time wakers)"
-							 : " (not real-time: no CAP_SYS_NICE, wakers usually preempt)"),
+					floor.realtime() ? std::string(" (real-time wakers)")
+							 : fmt::format(" (not real-time: {}; wakers usually preempt)",
+								       floor.realtime_refusal())),
 			    {}});
 	const std::string layout(pipeline->sampler().fpu_layout());
 	report.add({"struct fpu", layout != "unknown",

@@ -72,6 +72,12 @@ std::string sched_fifo_refusal(int err, bool has_cap_sys_nice)
 	       "containers; give the container's cgroup a budget, or run it in the host's)";
 }
 
+std::string SamplingFloor::realtime_refusal() const
+{
+	std::lock_guard lock(refusal_mutex_);
+	return refusal_;
+}
+
 void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 {
 	// Signals belong to the main thread's poll loop.
@@ -86,9 +92,15 @@ void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 		spdlog::debug("sampling floor: cannot pin a waker to CPU {}", cpu);
 	sched_param param{};
 	param.sched_priority = 1; // the lowest real-time priority: above every normal task, below all else
-	if (const int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); err != 0 && realtime_.exchange(false))
-		spdlog::info("sampling floor: SCHED_FIFO refused ({}); wakers run as normal threads",
-			     sched_fifo_refusal(err, has_cap_sys_nice()));
+	if (const int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); err != 0) {
+		const std::string why = sched_fifo_refusal(err, has_cap_sys_nice());
+		{
+			std::lock_guard lock(refusal_mutex_);
+			refusal_ = why;
+		}
+		if (realtime_.exchange(false))
+			spdlog::info("sampling floor: SCHED_FIFO refused ({}); wakers run as normal threads", why);
+	}
 	pthread_setname_np(pthread_self(), "mxwatch-waker");
 	drop_thread_capabilities(); // its one privileged step (SCHED_FIFO) is done
 

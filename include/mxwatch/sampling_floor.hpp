@@ -49,9 +49,11 @@ public:
 	std::size_t wakers() const { return wakers_.size(); }
 	// True while the wakers are parked (adaptive mode, nothing to sample).
 	bool parked() const { return parked_.load(); }
-	// False when SCHED_FIFO was refused (no CAP_SYS_NICE): wakers then rely on
+	// False when SCHED_FIFO was refused (realtime_refusal() says why): wakers then rely on
 	// the fair scheduler's wakeup preemption, which usually but not always preempts.
 	bool realtime() const { return realtime_.load(); }
+	// Why the wakers are not real-time (sched_fifo_refusal()), or empty.
+	std::string realtime_refusal() const;
 
 private:
 	void wake_periodically(int cpu, std::stop_token stop);
@@ -64,6 +66,8 @@ private:
 	std::mutex park_mutex_;
 	std::condition_variable_any unpark_;
 	std::atomic<bool> realtime_{true};
+	mutable std::mutex refusal_mutex_;
+	std::string refusal_;
 	std::vector<std::jthread> wakers_; // declared last: joined first
 };
 
