@@ -171,18 +171,17 @@ void Pipeline::forget_exited(std::uint64_t now_ns)
 		else
 			gone.push_back(key);
 	}
-	for (const auto &key : gone)
+	for (const auto &key : gone) {
 		detector_.forget_process(key);
-	if (!gone.empty())
-		release_forgotten();
+		known_.erase(key);
+	}
+	trim_heap_after(gone.size());
 }
 
-void Pipeline::release_forgotten()
+void Pipeline::trim_heap_after(std::size_t processes_freed)
 {
-	const std::size_t before = known_.size();
-	std::erase_if(known_, [&](const auto &entry) { return !detector_.processes().contains(entry.first); });
 	// Give what churn freed back to the system: glibc keeps freed heap pages otherwise.
-	if (known_.size() + 256 < before)
+	if (processes_freed > 256)
 		malloc_trim(0);
 }
 
@@ -192,7 +191,10 @@ void Pipeline::expire(std::uint64_t now_ns)
 		const ProcessKey key = resolved.key;
 		on_detection(std::move(resolved), known_[key]);
 	}
-	release_forgotten();
+	// The detector also drops processes on its own (expiry, eviction at its cap).
+	const std::size_t before = known_.size();
+	std::erase_if(known_, [&](const auto &entry) { return !detector_.processes().contains(entry.first); });
+	trim_heap_after(before - known_.size());
 }
 
 void Pipeline::run_until(const std::atomic<bool> &stop, std::chrono::steady_clock::time_point until,

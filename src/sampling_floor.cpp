@@ -93,13 +93,11 @@ void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 	sched_param param{};
 	param.sched_priority = 1; // the lowest real-time priority: above every normal task, below all else
 	if (const int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); err != 0) {
-		const std::string why = sched_fifo_refusal(err, has_cap_sys_nice());
-		{
-			std::lock_guard lock(refusal_mutex_);
-			refusal_ = why;
+		std::lock_guard lock(refusal_mutex_);
+		if (refusal_.empty()) { // logged once, not per CPU
+			refusal_ = sched_fifo_refusal(err, has_cap_sys_nice());
+			spdlog::info("sampling floor: SCHED_FIFO refused ({}); wakers run as normal threads", refusal_);
 		}
-		if (realtime_.exchange(false))
-			spdlog::info("sampling floor: SCHED_FIFO refused ({}); wakers run as normal threads", why);
 	}
 	pthread_setname_np(pthread_self(), "mxwatch-waker");
 	drop_thread_capabilities(); // its one privileged step (SCHED_FIFO) is done

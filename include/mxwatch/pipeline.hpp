@@ -91,8 +91,8 @@ private:
 	void resolve_exited_processes();
 	void expire(std::uint64_t now_ns);
 	void forget_exited(std::uint64_t now_ns);
-	// Drops what the detector forgot from known_, and trims the heap after many.
-	void release_forgotten();
+	// malloc_trim() once many processes' state was freed.
+	void trim_heap_after(std::size_t processes_freed);
 
 	PipelineOptions options_;
 	Detector detector_;

@@ -51,7 +51,7 @@ public:
 	bool parked() const { return parked_.load(); }
 	// False when SCHED_FIFO was refused (realtime_refusal() says why): wakers then rely on
 	// the fair scheduler's wakeup preemption, which usually but not always preempts.
-	bool realtime() const { return realtime_.load(); }
+	bool realtime() const { return realtime_refusal().empty(); }
 	// Why the wakers are not real-time (sched_fifo_refusal()), or empty.
 	std::string realtime_refusal() const;
 
@@ -65,9 +65,8 @@ private:
 	std::atomic<bool> parked_{false};
 	std::mutex park_mutex_;
 	std::condition_variable_any unpark_;
-	std::atomic<bool> realtime_{true};
 	mutable std::mutex refusal_mutex_;
-	std::string refusal_;
+	std::string refusal_; // set by the first waker SCHED_FIFO was refused to
 	std::vector<std::jthread> wakers_; // declared last: joined first
 };
 
