@@ -3,9 +3,9 @@
 // names, cgroup paths, evidence and response outcomes: ECS and OCSF must always be one line of
 // valid ASCII JSON, the syslog message strict RFC 5424, the journald fields
 // acceptable to journald, and nothing may throw.
-#include "mxwatch/alert_format.hpp"
-#include "mxwatch/journal_fields.hpp"
-#include "mxwatch/syslog_message.hpp"
+#include "mxwatch/alerts/alert_format.hpp"
+#include "mxwatch/alerts/journal_fields.hpp"
+#include "mxwatch/alerts/syslog_message.hpp"
 #include "rfc5424_parser.hpp"
 
 #include <cstdio>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The cgroup-path parser on arbitrary /proc/PID/cgroup contents: any process
 // names its cgroups (in a container it may create them), so the input is hostile.
-#include "mxwatch/cgroup_path.hpp"
+#include "mxwatch/enrich/cgroup_path.hpp"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The ring-buffer record decoder on arbitrary bytes: a record the kernel side
 // (or a corrupted ring) hands over must be decoded or refused, never read past.
-#include "mxwatch/sample.hpp"
+#include "mxwatch/kernel/record.hpp"
 
 #include "mxwatch_event.h"
 

@@ -2,7 +2,7 @@
 // The replay-file reader (include/mxwatch/sample_file.hpp) on arbitrary bytes:
 // files come from anywhere, so every line is either a sample, the end, or one
 // error naming the line; never a crash, a hang or an exception.
-#include "mxwatch/sample_file.hpp"
+#include "mxwatch/recording/sample_file.hpp"
 
 #include <cstdlib>
 #include <sstream>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "mxwatch/cli.hpp"
+#include "mxwatch/cli/cli.hpp"
 
 int main(int argc, char **argv)
 {

@@ -13,8 +13,8 @@
 //   sniffer    randomx-sniffer: two or more distinct modes among 5 samples of a
 //              thread taken at least 50 ms apart;
 //   cryptnono  more than 64 non-zero samples per PID.
-#include "mxwatch/detector.hpp"
-#include "mxwatch/sample_file.hpp"
+#include "mxwatch/detect/detector.hpp"
+#include "mxwatch/recording/sample_file.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -4,8 +4,8 @@
 // replay`'s cost, measured separately), then feeds them to a fresh Detector
 // exactly as `mxwatch replay` does (observe, expiry every 10 s of sample time),
 // ROUNDS times; prints "samples alerts seconds" of the fastest round.
-#include "mxwatch/detector.hpp"
-#include "mxwatch/sample_file.hpp"
+#include "mxwatch/detect/detector.hpp"
+#include "mxwatch/recording/sample_file.hpp"
 
 #include <chrono>
 #include <cstdio>

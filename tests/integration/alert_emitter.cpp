@@ -11,8 +11,8 @@
 // are printed on stderr as one line: "stats {json}".
 #include "../unit/alert_samples.hpp"
 
-#include "mxwatch/errors.hpp"
-#include "mxwatch/output_options.hpp"
+#include "mxwatch/util/errors.hpp"
+#include "mxwatch/cli/output_options.hpp"
 
 #include <CLI/CLI.hpp>
 #include <atomic>

@@ -6,8 +6,8 @@
 #include "../unit/rfc5424_parser.hpp"
 #include "peers.hpp"
 
-#include "mxwatch/journal_fields.hpp"
-#include "mxwatch/syslog_message.hpp"
+#include "mxwatch/alerts/journal_fields.hpp"
+#include "mxwatch/alerts/syslog_message.hpp"
 
 #include <csignal>
 #include <set>

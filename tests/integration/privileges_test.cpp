@@ -4,7 +4,7 @@
 // mxwatch runs as a non-root user granted only CAP_BPF, CAP_PERFMON and those.
 #include "harness.hpp"
 
-#include "mxwatch/privileges.hpp"
+#include "mxwatch/kernel/privileges.hpp"
 
 #include <csignal>
 #include <fstream>

@@ -4,8 +4,8 @@
 // file sink survives a logrotate-style rename with nothing lost.
 #include "alert_samples.hpp"
 
-#include "mxwatch/alert_output.hpp"
-#include "mxwatch/errors.hpp"
+#include "mxwatch/sinks/alert_output.hpp"
+#include "mxwatch/util/errors.hpp"
 
 #include <atomic>
 #include <condition_variable>

@@ -3,8 +3,8 @@
 // Kubernetes pod, and one whose every name is hostile.
 #pragma once
 
-#include "mxwatch/alert.hpp"
-#include "mxwatch/alert_format.hpp"
+#include "mxwatch/alerts/alert.hpp"
+#include "mxwatch/alerts/alert_format.hpp"
 
 #include <chrono>
 #include <string>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The cgroup-path parser over the shapes runtimes really write, one row each.
-#include "mxwatch/cgroup_path.hpp"
+#include "mxwatch/enrich/cgroup_path.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "mxwatch/check_report.hpp"
+#include "mxwatch/cli/check_report.hpp"
 
 #include <gtest/gtest.h>
 

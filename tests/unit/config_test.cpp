@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The configuration file: CLI11's TOML config through mxwatch's own options.
-#include "mxwatch/cli.hpp"
+#include "mxwatch/cli/cli.hpp"
 
 #include <filesystem>
 #include <fstream>

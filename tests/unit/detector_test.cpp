@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "mxwatch/detector.hpp"
+#include "mxwatch/detect/detector.hpp"
 
 #include <gtest/gtest.h>
 #include <algorithm>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The Prometheus exposition text and the listen address parser. (A live scrape
 // through promtool is in tests/integration/service_test.cpp.)
-#include "mxwatch/metrics.hpp"
+#include "mxwatch/service/metrics.hpp"
 #include "mxwatch/version.hpp"
 
 #include <gtest/gtest.h>

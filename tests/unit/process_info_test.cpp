@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Enrichment from /proc: a fake /proc tree for exact values, and real child
 // processes for what only the kernel can show (deleted binaries, long argv).
-#include "mxwatch/process_info.hpp"
+#include "mxwatch/enrich/process_info.hpp"
 
 #include <csignal>
 #include <filesystem>

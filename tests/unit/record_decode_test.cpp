@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "mxwatch/sample.hpp"
+#include "mxwatch/kernel/record.hpp"
 #include "mxwatch_event.h"
 
 #include <cstring>

@@ -4,10 +4,10 @@
 #include "alert_samples.hpp"
 #include "rfc5424_parser.hpp"
 
-#include "mxwatch/journal_fields.hpp"
-#include "mxwatch/process_liveness.hpp"
-#include "mxwatch/response_action.hpp"
-#include "mxwatch/syslog_message.hpp"
+#include "mxwatch/alerts/journal_fields.hpp"
+#include "mxwatch/enrich/process_liveness.hpp"
+#include "mxwatch/decide/response_action.hpp"
+#include "mxwatch/alerts/syslog_message.hpp"
 
 #include <algorithm>
 #include <csignal>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "mxwatch/detector.hpp"
-#include "mxwatch/sample_file.hpp"
+#include "mxwatch/detect/detector.hpp"
+#include "mxwatch/recording/sample_file.hpp"
 
 #include <algorithm>
 #include <filesystem>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The adaptive sampling floor: wakers park while no thread leaves the default
 // rounding mode and resume on the first sample that does.
-#include "mxwatch/sampling_floor.hpp"
+#include "mxwatch/kernel/sampling_floor.hpp"
 
 #include <cerrno>
 #include <chrono>

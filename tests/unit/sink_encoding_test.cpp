@@ -4,9 +4,9 @@
 #include "alert_samples.hpp"
 #include "rfc5424_parser.hpp"
 
-#include "mxwatch/alert_sink.hpp"
-#include "mxwatch/journal_fields.hpp"
-#include "mxwatch/syslog_message.hpp"
+#include "mxwatch/sinks/alert_sink.hpp"
+#include "mxwatch/alerts/journal_fields.hpp"
+#include "mxwatch/alerts/syslog_message.hpp"
 
 #include <gtest/gtest.h>
 #include <map>

@@ -6,8 +6,8 @@
 #include "alert_samples.hpp"
 #include "rfc5424_parser.hpp"
 
-#include "mxwatch/alert_sink.hpp"
-#include "mxwatch/syslog_message.hpp"
+#include "mxwatch/sinks/alert_sink.hpp"
+#include "mxwatch/alerts/syslog_message.hpp"
 
 #include <arpa/inet.h>
 #include <filesystem>

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Alert formats (ECS, OCSF) and the rendered alert every sink receives.
+#pragma once
+
+#include "mxwatch/alerts/alert.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mxwatch {
+
+enum class AlertFormat { Ecs, Ocsf };
+std::optional<AlertFormat> alert_format_from_string(std::string_view name); // "ecs", "ocsf"
+std::string_view to_string(AlertFormat format);
+
+// The OCSF schema version the documents follow.
+inline constexpr const char *kOcsfVersion = "1.5.0";
+
+// OCSF Detection Finding (class_uid 2004): Create for the first alert, Update
+// while it goes on, Close when the process is gone.
+nlohmann::json to_ocsf(const Alert &alert);
+
+// One alert, formatted once, shared by every sink.
+struct RenderedAlert {
+	// The document in the chosen format as one line of JSON. Pure ASCII (anything
+	// else as \u escapes) and no newline, so every transport carries it unchanged.
+	std::string document;
+	std::string message; // one sentence: valid UTF-8, no control characters
+	AlertStage stage = AlertStage::First;
+	std::string event_id;
+	std::chrono::system_clock::time_point time;
+	std::string host_name;
+	// The key facts under their ECS names, whatever the format, for transports
+	// with fields of their own (syslog structured data, journald). Valid UTF-8;
+	// control characters are kept, each transport makes them safe its own way.
+	std::vector<std::pair<std::string, std::string>> fields;
+};
+
+RenderedAlert render_alert(const Alert &alert, AlertFormat format);
+
+} // namespace mxwatch

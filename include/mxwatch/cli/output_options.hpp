@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The command-line (and config-file) options that say where alerts go and in
+// which format, and the AlertOutput built from them.
+#pragma once
+
+#include "mxwatch/sinks/alert_output.hpp"
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mxwatch {
+
+struct OutputOptions {
+	std::vector<std::string> sinks; // --sink, any number; none means stdout
+	std::string format = "ecs";
+	std::string syslog_facility = "daemon";
+	std::size_t queue_size = 1024;
+};
+
+// Registers --sink, --format, --syslog-facility and --alert-queue-size on `app`
+// (so a config file can set them too). Values are checked at parse time.
+void add_output_options(CLI::App &app, OutputOptions &options);
+
+// The queued output with one sink per --sink. Throws SetupError naming the sink
+// that cannot work (a file that cannot be opened).
+std::unique_ptr<QueuedOutput> make_output(const OutputOptions &options, HostIdentity host);
+
+// "stdout, syslog:udp:127.0.0.1:514 (ecs)": for the start-up log line.
+std::string describe_output(const OutputOptions &options);
+
+} // namespace mxwatch

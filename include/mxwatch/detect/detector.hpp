@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The detector: pure, deterministic C++ over timestamped samples. No I/O.
+//
+// The model (docs/detection.md has the derivation and the measured table):
+// RandomX's CFROUND sets MXCSR's rounding mode to a random value thousands of
+// times per hash, so the non-default samples of a mining thread are spread
+// evenly over down, up and toward-zero, and consecutive samples rarely repeat a
+// non-default mode. Benign programs that leave the default mode use one mode,
+// or two of the three (interval arithmetic: down and up), or dwell in each
+// mode for long stretches (test programs), and they set the mode with
+// fesetround(), which changes the x87 control word too; CFROUND does not.
+//
+// Two sequential probability ratio tests run over the evidence of each thread,
+// each process (all its threads pooled) and each group (processes of one
+// executable in one cgroup, pooled), within a sliding window:
+//   spread: the rarest of the three non-default modes, among non-default
+//           samples, has share rare_share_miner (H1) vs rare_share_benign (H0);
+//   churn:  after a non-default sample the next sample differs with
+//           probability change_rate_miner (H1) vs change_rate_benign (H0).
+// Both must cross log((1 - miss) / false_alarm), and the non-default samples
+// must not mostly carry the same mode in the x87 control word.
+#pragma once
+
+#include "mxwatch/detect/sample.hpp"
+
+#include <array>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace mxwatch {
+
+struct DetectorConfig {
+	// The sensitivity knob: the probability that a benign thread's evidence
+	// crosses a test's threshold (Wald's bound, per test and per evidence scope).
+	double false_alarm = 1e-6;
+	double miss = 1e-3;
+	double rare_share_benign = 0.02;
+	double rare_share_miner = 0.20;  // RandomX: about 1/3
+	double change_rate_benign = 0.15;
+	double change_rate_miner = 0.50; // RandomX: about 0.75
+	double max_x87_agreement = 0.5;  // above: modes set through fesetround()
+	std::uint64_t window_ns = 60'000'000'000;
+	std::uint64_t ongoing_interval_ns = 300'000'000'000; // at most one `ongoing` per process per interval
+	std::uint64_t idle_expiry_ns = 120'000'000'000;      // forget a process without samples this long
+	std::size_t max_processes = 65536;                   // state cap; least recently seen go first
+};
+
+// Sample counts over some span of time. Additive: threads pool into processes,
+// processes into groups.
+struct ModeCounts {
+	std::array<std::uint64_t, kRoundingModes> by_mode{};
+	std::uint64_t transitions = 0;    // mode changes between consecutive samples of a thread
+	std::uint64_t after_non_default = 0; // samples that followed a non-default sample
+	std::uint64_t changed_after_non_default = 0;
+	std::uint64_t records = 0;        // samples the kernel sent one by one (not folded)
+	std::uint64_t ftz_daz = 0;        // of those, with FTZ and DAZ both set
+	std::uint64_t x87_agrees = 0;     // non-default samples whose x87 rounding mode matches
+
+	std::uint64_t total() const;
+	std::uint64_t non_default() const { return total() - by_mode[0]; }
+	double share(RoundingMode mode) const;
+	// Folded default samples carry no MXCSR: the share is over records.
+	double ftz_daz_share() const;
+	ModeCounts &operator+=(const ModeCounts &other);
+};
+
+// ModeCounts over a sliding window, kept as a ring of equal time buckets.
+class WindowedCounts {
+public:
+	static constexpr int kBuckets = 6;
+
+	void add(std::uint64_t timestamp_ns, std::uint64_t window_ns, const ModeCounts &delta);
+	ModeCounts sum(std::uint64_t now_ns, std::uint64_t window_ns) const;
+
+private:
+	struct Bucket {
+		std::uint64_t epoch = 0; // timestamp / bucket length, +1 so that 0 means unused
+		ModeCounts counts;
+	};
+	std::array<Bucket, kBuckets> buckets_{};
+};
+
+enum class VerdictKind { Benign, Suspicious, Miner };
+std::string_view to_string(VerdictKind kind);
+
+struct Verdict {
+	VerdictKind kind = VerdictKind::Benign;
+	double score = 0;         // 0..1: progress of the weaker test towards its threshold
+	double spread_llr = 0;    // log-likelihood ratios of the two tests
+	double churn_llr = 0;
+	std::string reason;
+};
+
+// Pure decision over the counts of one thread, process or group.
+Verdict judge(const ModeCounts &counts, const DetectorConfig &config);
+
+struct ProcessKey {
+	std::uint32_t tgid = 0;
+	std::uint64_t start_ns = 0;
+	bool operator==(const ProcessKey &) const = default;
+};
+
+struct ProcessKeyHash {
+	std::size_t operator()(const ProcessKey &key) const noexcept
+	{
+		return std::hash<std::uint64_t>{}(key.start_ns * 0x9E3779B97F4A7C15ull ^ key.tgid);
+	}
+};
+
+struct ThreadEvidence {
+	RoundingMode last_mode = RoundingMode::Nearest;
+	bool seen = false;
+	WindowedCounts window;
+	Verdict verdict;
+};
+
+struct GroupEvidence {
+	std::string label; // executable (or comm) and cgroup, for people
+	WindowedCounts window;
+	std::uint32_t processes = 0;
+};
+
+struct ProcessEvidence {
+	ProcessKey key;
+	std::string comm;
+	std::uint64_t cgroup_id = 0;
+	std::uint64_t first_ns = 0;
+	std::uint64_t last_ns = 0;
+	std::unordered_map<std::uint32_t, ThreadEvidence> threads;
+	WindowedCounts window;
+	ModeCounts total; // since first seen, for reports
+	Verdict verdict;
+	std::string scope; // which evidence decided: "thread", "process" or "group"
+	GroupEvidence *group = nullptr;
+	bool alerted = false;
+	bool exited = false; // kept for reports until it expires
+	std::uint64_t last_alert_ns = 0;
+	std::uint64_t first_alert_ns = 0;
+	std::list<ProcessKey>::iterator recency; // its place in the detector's eviction order
+};
+
+enum class AlertKind { Alert, Ongoing, Resolved };
+std::string_view to_string(AlertKind kind);
+
+// A process judged a miner (Alert), still one (Ongoing), or gone (Resolved).
+struct Detection {
+	AlertKind kind = AlertKind::Alert;
+	ProcessKey key;
+	std::string comm;
+	std::uint64_t cgroup_id = 0;
+	std::uint64_t timestamp_ns = 0;
+	std::uint64_t first_seen_ns = 0;
+	std::uint64_t first_alert_ns = 0;
+	ModeCounts window_counts;
+	std::vector<std::uint32_t> threads; // threads whose own evidence is not benign
+	Verdict verdict;
+	std::string scope;
+	std::string group; // label of the executable/cgroup group
+};
+
+class Detector {
+public:
+	explicit Detector(DetectorConfig config = {});
+	~Detector();
+	Detector(Detector &&) noexcept;
+
+	// Feeds one sample. `group` names the process's executable (or anything that
+	// ties processes together, like its comm); with the sample's cgroup it keys
+	// the group evidence. Returns an Alert or Ongoing event when one is due.
+	std::optional<Detection> observe(const Sample &sample, const std::string &group = {});
+
+	// The process is gone: Resolved if it had been alerted on (once). Its evidence
+	// stays for reports until it expires.
+	std::optional<Detection> process_exited(const ProcessKey &key, std::uint64_t now_ns);
+
+	// Forgets processes idle for idle_expiry_ns; Resolved for alerted ones.
+	std::vector<Detection> expire(std::uint64_t now_ns);
+	// Forgets one process now (its group's evidence stays while other processes
+	// hold it). No Resolved: for processes that were not alerted on.
+	void forget_process(const ProcessKey &key);
+
+	const std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash> &processes() const
+	{
+		return processes_;
+	}
+	const DetectorConfig &config() const { return config_; }
+	// New thresholds and limits for what comes next; the evidence is kept.
+	void reconfigure(const DetectorConfig &config);
+
+private:
+	ProcessEvidence &process_for(const Sample &sample, const std::string &group);
+	void forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash>::iterator it);
+	void evict_one();
+	void touch(ProcessEvidence &process);
+	Detection detection_for(const ProcessEvidence &process, AlertKind kind, std::uint64_t now_ns) const;
+
+	struct Tests; // the SPRTs' constants, derived from config_ once
+	friend Verdict judge(const ModeCounts &counts, const DetectorConfig &config);
+	DetectorConfig config_;
+	std::unique_ptr<const Tests> tests_;
+	std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash> processes_;
+	std::unordered_map<std::string, GroupEvidence> groups_;
+	// Eviction order at the cap, least recently seen first: [0] processes not
+	// alerted on, [1] under an alert (evicted only when [0] is empty). A list,
+	// not a scan: a flood of short-lived processes must cost O(1) each.
+	std::array<std::list<ProcessKey>, 2> recency_;
+};
+
+} // namespace mxwatch

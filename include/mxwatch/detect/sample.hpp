@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// A sample of one thread's MXCSR, as the detector sees it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mxwatch {
+
+// MXCSR rounding control, bits 13-14.
+enum class RoundingMode : std::uint8_t {
+	Nearest = 0, // the default
+	Down = 1,
+	Up = 2,
+	TowardZero = 3,
+};
+inline constexpr int kRoundingModes = 4;
+
+inline constexpr std::uint32_t kMxcsrDefault = 0x1F80;
+inline constexpr std::uint16_t kX87CwDefault = 0x037F;
+inline constexpr std::uint32_t kMxcsrFtz = 1u << 15;
+inline constexpr std::uint32_t kMxcsrDaz = 1u << 6;
+
+constexpr RoundingMode rounding_mode(std::uint32_t mxcsr)
+{
+	return static_cast<RoundingMode>((mxcsr >> 13) & 3);
+}
+
+// FTZ and DAZ both set, as inside the RandomX VM (MXCSR 0x9FC0 | rc << 13).
+constexpr bool has_ftz_daz(std::uint32_t mxcsr)
+{
+	return (mxcsr & (kMxcsrFtz | kMxcsrDaz)) == (kMxcsrFtz | kMxcsrDaz);
+}
+
+// The x87 control word's rounding control, bits 10-11, in MXCSR's encoding
+// (both units number the modes the same way: nearest, down, up, toward zero).
+constexpr RoundingMode x87_rounding_mode(std::uint16_t cw)
+{
+	return static_cast<RoundingMode>((cw >> 10) & 3);
+}
+
+std::string_view to_string(RoundingMode mode);
+
+struct Sample {
+	std::uint64_t timestamp_ns = 0; // CLOCK_MONOTONIC
+	std::uint32_t tgid = 0;
+	std::uint32_t tid = 0;
+	std::uint64_t process_start_ns = 0; // with tgid, identifies the process across PID reuse
+	std::uint64_t cgroup_id = 0;
+	std::uint32_t mxcsr = kMxcsrDefault;
+	std::uint16_t x87_cw = kX87CwDefault;
+	std::uint32_t flags = 0;           // mxw_sample_flags
+	std::uint32_t default_skipped = 0; // default-mode samples folded into this one
+	std::string comm;                  // raw bytes from the kernel, not necessarily UTF-8
+
+	RoundingMode mode() const { return rounding_mode(mxcsr); }
+	// fesetround() sets both units alike; CFROUND (LDMXCSR) leaves the x87 unit alone.
+	bool x87_agrees() const { return x87_rounding_mode(x87_cw) == mode(); }
+};
+
+} // namespace mxwatch

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Recorded samples as JSON lines: what `mxwatch record` writes and `mxwatch
+// replay` and the tests read. The format is described in docs/sample-format.md.
+//
+// Pure: the writer takes a std::ostream, the reader a std::istream, so tests need
+// no files. Neither trusts the other side: the writer never throws on hostile
+// process names, the reader names the file and line of the first thing it cannot
+// accept instead of guessing.
+#pragma once
+
+#include "mxwatch/detect/sample.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <istream>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+namespace mxwatch {
+
+inline constexpr std::string_view kSampleFormat = "mxwatch-samples";
+inline constexpr std::uint64_t kSampleFormatVersion = 1;
+// Longer lines are rejected, not buffered: a sample line is about 130 bytes.
+inline constexpr std::size_t kMaxSampleLineBytes = 64 * 1024;
+
+// The first line of a sample file. Everything but format and version is
+// informational and may be absent (empty / nullopt).
+struct SampleFileHeader {
+	std::string recorded_at;                   // RFC 3339 UTC, when recording started
+	std::optional<std::uint64_t> monotonic_ns; // CLOCK_MONOTONIC at recorded_at: maps "t" to wall time
+	std::string host;                          // hostname
+	std::string kernel;                        // uname -r
+	std::string fpu_layout;                    // "fpstate", "state" or "unknown"
+	std::string attach;                        // tp_btf, raw_tp or tracepoint
+	std::optional<std::uint64_t> sampling_floor_hz; // wakes per CPU per second, 0: none
+	std::string mxwatch;                       // version of the mxwatch that recorded it
+};
+
+class SampleWriter {
+public:
+	explicit SampleWriter(std::ostream &out) : out_(out) {}
+
+	void write_header(const SampleFileHeader &header);
+	void write(const Sample &sample);
+	std::uint64_t samples_written() const { return written_; }
+
+private:
+	std::ostream &out_;
+	std::string line_; // reused: one allocation for the whole recording
+	std::uint64_t written_ = 0;
+};
+
+// The first line the reader could not accept.
+struct SampleFileError {
+	std::string file;
+	std::uint64_t line = 0; // 1-based
+	std::string reason;
+	// "FILE:LINE: reason"
+	std::string message() const;
+};
+
+class SampleReader {
+public:
+	// `name` only labels errors (a path, or "-" for stdin).
+	SampleReader(std::istream &in, std::string name);
+	~SampleReader();
+	SampleReader(const SampleReader &) = delete;
+	SampleReader &operator=(const SampleReader &) = delete;
+
+	// Reads and checks the header line; false on error. next() calls it when needed.
+	bool read_header();
+	// Fills `sample` from the next sample line: true, or false at the end of the
+	// file and on the first error (then error() is set and every later call is false).
+	bool next(Sample &sample);
+
+	const SampleFileHeader &header() const { return header_; }
+	const std::optional<SampleFileError> &error() const { return error_; }
+	std::uint64_t line_number() const { return line_; }
+
+private:
+	enum class LineStatus { Line, End, Failed };
+	LineStatus next_line(std::string_view &line);
+	bool fail(std::string reason);
+
+	std::istream &in_;
+	std::string name_;
+	std::unique_ptr<char[]> buffer_; // kMaxSampleLineBytes + 2: one line, its newline, a NUL
+	std::uint64_t line_ = 0;
+	bool header_read_ = false;
+	SampleFileHeader header_;
+	std::optional<SampleFileError> error_;
+};
+
+// Parses what rfc3339() writes, and any RFC 3339 time with a Z or ±HH:MM offset.
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
+
+// Wall-clock time of a sample: recorded_at plus the sample's distance from
+// monotonic_ns (or, in files without it, from the first sample's timestamp).
+// Nothing when the header has no usable recorded_at.
+std::optional<std::chrono::system_clock::time_point> sample_wall_time(const SampleFileHeader &header,
+									std::uint64_t first_timestamp_ns,
+									std::uint64_t timestamp_ns);
+
+} // namespace mxwatch

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The boundary between detection and delivery. The pipeline hands every alert
+// event to one AlertOutput; how it is formatted (ECS, OCSF), queued and where it
+// goes (stdout, file, syslog, journald) is the output's business.
+//
+//   publish() --> [render queue] --> render thread: hash the executable, format once
+//                                      |--> [queue] --> sink thread --> stdout
+//                                      |--> [queue] --> sink thread --> syslog ...
+//
+// Every queue is bounded and every hand-over is non-blocking: a full queue drops
+// the alert and counts it against the sink(s) that missed it. Detection never
+// waits for hashing, formatting or delivery.
+#pragma once
+
+#include "mxwatch/alerts/alert.hpp"
+#include "mxwatch/alerts/alert_format.hpp"
+#include "mxwatch/sinks/alert_sink.hpp"
+#include "mxwatch/detect/detector.hpp"
+#include "mxwatch/enrich/process_info.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mxwatch {
+
+struct AlertEvent {
+	Detection detection;
+	ProcessInfo process;
+	std::chrono::system_clock::time_point when;
+	std::uint64_t window_ns = 0;
+	std::optional<ResponseOutcome> response; // the --action taken, if any
+};
+
+struct SinkStats {
+	std::string name;
+	std::uint64_t delivered = 0;
+	std::uint64_t failed = 0;  // the sink could not deliver (peer down, disk full)
+	std::uint64_t dropped = 0; // never reached the sink: a queue was full
+};
+
+class AlertOutput {
+public:
+	virtual ~AlertOutput() = default;
+	// Must not block detection for long: slow destinations queue or drop (and count).
+	virtual void publish(const AlertEvent &event) = 0;
+	// SIGHUP: reopen files and connections.
+	virtual void reopen() {}
+	// Per sink: delivered, failed, dropped (for metrics); empty if not counted.
+	virtual std::vector<SinkStats> stats() const { return {}; }
+};
+
+// Formats and writes in the caller's thread, every alert, however long it takes:
+// for batch commands (`replay`) where nothing must be dropped and nothing waits.
+class JsonLinesOutput final : public AlertOutput {
+public:
+	explicit JsonLinesOutput(HostIdentity host, AlertFormat format = AlertFormat::Ecs);
+	void add_sink(std::unique_ptr<AlertSink> sink) { sinks_.push_back(std::move(sink)); }
+	void publish(const AlertEvent &event) override;
+	void reopen() override;
+
+private:
+	HostIdentity host_;
+	AlertFormat format_;
+	ExecutableHasher hasher_;
+	std::vector<std::unique_ptr<AlertSink>> sinks_;
+};
+
+struct OutputSettings {
+	AlertFormat format = AlertFormat::Ecs;
+	std::size_t queue_capacity = 1024; // per queue, in alerts
+	// At shutdown, how long queued alerts may take to go out before they are abandoned.
+	std::chrono::milliseconds drain_timeout{3000};
+	HashLimits hash_limits;
+};
+
+class QueuedOutput final : public AlertOutput {
+public:
+	QueuedOutput(HostIdentity host, OutputSettings settings = {});
+	// Delivers what is queued, for at most drain_timeout, then logs each sink's counts.
+	~QueuedOutput() override;
+
+	void add_sink(std::unique_ptr<AlertSink> sink);
+	void publish(const AlertEvent &event) override;
+	void reopen() override;
+
+	// Waits until everything published so far was delivered or dropped.
+	bool flush(std::chrono::milliseconds timeout);
+	std::vector<SinkStats> stats() const override;
+
+private:
+	struct Shared;
+	struct SinkWorker;
+	std::shared_ptr<Shared> shared_;
+	OutputSettings settings_;
+};
+
+} // namespace mxwatch

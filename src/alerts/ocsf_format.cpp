@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// OCSF 1.5.0 Detection Finding (category Findings 2, class 2004). Required by
+// the schema: activity_id, category_uid, class_uid, type_uid, severity_id, time,
+// metadata (product, version) and finding_info (uid); the rest is recommended or
+// optional and, like in ECS, left out when it could not be resolved. mxwatch's
+// own evidence goes under `unmapped`, where OCSF puts what it has no attribute for.
+#include "mxwatch/alerts/alert_format.hpp"
+#include "mxwatch/version.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+namespace mxwatch {
+namespace {
+
+constexpr int kCategoryFindings = 2;
+constexpr int kClassDetectionFinding = 2004;
+
+struct Activity {
+	int id;
+	const char *name;
+	int status_id;
+	const char *status;
+	int severity_id;
+	const char *severity;
+};
+
+Activity activity_of(AlertStage stage)
+{
+	switch (stage) {
+	case AlertStage::First:
+		return {1, "Create", 1, "New", 4, "High"};
+	case AlertStage::Ongoing:
+		return {2, "Update", 1, "New", 4, "High"};
+	case AlertStage::Resolved:
+		return {3, "Close", 4, "Resolved", 1, "Informational"};
+	}
+	return {1, "Create", 1, "New", 4, "High"};
+}
+
+std::int64_t epoch_ms(std::chrono::system_clock::time_point when)
+{
+	return std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+}
+
+// A double from the detector as a bounded integer: NaN and infinities (which a
+// cast would turn into undefined behaviour) become `low`.
+std::int64_t bounded(double value, double low, double high)
+{
+	if (!std::isfinite(value))
+		return static_cast<std::int64_t>(low);
+	return static_cast<std::int64_t>(std::clamp(value, low, high));
+}
+
+// OCSF file object: name and type_id are required.
+nlohmann::json file_object(const std::string &path, const std::optional<std::string> &sha256)
+{
+	nlohmann::json file = {{"path", path},
+	                       {"name", std::filesystem::path(path).filename().string()},
+	                       {"type_id", 1},
+	                       {"type", "Regular File"}};
+	if (sha256)
+		file["hashes"] = {{{"algorithm_id", 3}, {"algorithm", "SHA-256"}, {"value", *sha256}}};
+	return file;
+}
+
+nlohmann::json process_object(const Alert &a)
+{
+	const ProcessInfo &p = a.process;
+	nlohmann::json proc = {{"pid", a.evidence.pid}, {"name", a.evidence.comm}};
+	if (auto entity = a.entity_id())
+		proc["uid"] = *entity;
+	if (!p.args.empty())
+		proc["cmd_line"] = join_args(p.args);
+	if (p.start_time)
+		proc["created_time"] = epoch_ms(*p.start_time);
+	if (p.executable)
+		proc["file"] = file_object(*p.executable, p.sha256);
+	if (p.parent_pid) {
+		proc["parent_process"]["pid"] = *p.parent_pid;
+		if (p.parent_executable)
+			proc["parent_process"]["file"] = file_object(*p.parent_executable, std::nullopt);
+	}
+	if (p.uid) {
+		proc["user"]["uid"] = std::to_string(*p.uid);
+		if (p.user_name)
+			proc["user"]["name"] = *p.user_name;
+	}
+	if (p.container) { // the Container profile
+		const ContainerInfo &c = *p.container;
+		nlohmann::json container;
+		if (c.id)
+			container["uid"] = *c.id;
+		if (c.runtime)
+			container["runtime"] = *c.runtime;
+		if (c.pod_uid) {
+			container["pod_uuid"] = *c.pod_uid;
+			container["orchestrator"] = "Kubernetes";
+		}
+		proc["container"] = container;
+	}
+	return proc;
+}
+
+nlohmann::json unmapped_evidence(const AlertEvidence &e, const ProcessInfo &p)
+{
+	const auto total = e.counts.total();
+	nlohmann::json evidence = {
+	    {"alert", to_string(e.stage)},
+	    {"samples_by_mode",
+	     {{"nearest", e.counts.by_mode[0]},
+	      {"down", e.counts.by_mode[1]},
+	      {"up", e.counts.by_mode[2]},
+	      {"toward_zero", e.counts.by_mode[3]}}},
+	    {"samples", total},
+	    {"transitions", e.counts.transitions},
+	    {"ftz_daz_share", e.counts.ftz_daz_share()},
+	    {"verdict", to_string(e.verdict)},
+	    {"score", e.score},
+	    {"window_s", e.window_s},
+	    {"seconds_to_detect", e.seconds_to_detect},
+	    {"cgroup_id", e.cgroup_id},
+	    {"detector_version", kDetectorVersion},
+	};
+	if (!e.threads.empty())
+		evidence["thread_ids"] = e.threads;
+	if (!e.scope.empty())
+		evidence["scope"] = e.scope;
+	if (p.args_truncated)
+		evidence["args_truncated"] = true;
+	return evidence;
+}
+
+// The --action taken, in the Security Control profile's terms: a stopped or
+// killed miner was Denied (disposition Quarantined: suspended, kept for
+// inspection; Blocked: gone); a failed attempt left it running, Observed and
+// Uncorrected. The exact outcome is also in unmapped.mxwatch.response.
+struct Disposition {
+	int action_id;
+	const char *action;
+	int disposition_id;
+	const char *disposition;
+};
+
+Disposition disposition_of(const ResponseOutcome &r)
+{
+	if (r.result != ResponseResult::Applied)
+		return {3, "Observed", 13, "Uncorrected"};
+	if (r.action == ResponseAction::Stop)
+		return {2, "Denied", 3, "Quarantined"};
+	return {2, "Denied", 2, "Blocked"};
+}
+
+} // namespace
+
+nlohmann::json to_ocsf(const Alert &a)
+{
+	const Activity activity = activity_of(a.evidence.stage);
+	const std::int64_t time_ms = epoch_ms(a.time);
+	const std::int64_t first_seen_ms = time_ms - bounded(a.evidence.seconds_to_detect * 1000, 0, 1e12);
+	nlohmann::json f;
+	f["class_uid"] = kClassDetectionFinding;
+	f["class_name"] = "Detection Finding";
+	f["category_uid"] = kCategoryFindings;
+	f["category_name"] = "Findings";
+	f["activity_id"] = activity.id;
+	f["activity_name"] = activity.name;
+	f["type_uid"] = kClassDetectionFinding * 100 + activity.id;
+	f["type_name"] = std::string("Detection Finding: ") + activity.name;
+	f["time"] = time_ms;
+	f["severity_id"] = activity.severity_id;
+	f["severity"] = activity.severity;
+	f["status_id"] = activity.status_id;
+	f["status"] = activity.status;
+	f["is_alert"] = a.evidence.stage != AlertStage::Resolved;
+	f["confidence_id"] = a.evidence.verdict == VerdictKind::Miner ? 3 : 2;
+	f["confidence"] = a.evidence.verdict == VerdictKind::Miner ? "High" : "Medium";
+	f["confidence_score"] = bounded(a.evidence.score * 100 + 0.5, 0, 100);
+	f["message"] = a.message();
+
+	f["metadata"] = {{"version", kOcsfVersion},
+	                 {"uid", a.id},
+	                 {"product", {{"name", "mxwatch"}, {"vendor_name", "mxwatch"}, {"version", kVersion}}}};
+	if (a.process.container)
+		f["metadata"]["profiles"].push_back("container");
+	if (a.response) {
+		f["metadata"]["profiles"].push_back("security_control");
+		const Disposition d = disposition_of(*a.response);
+		f["action_id"] = d.action_id;
+		f["action"] = d.action;
+		f["disposition_id"] = d.disposition_id;
+		f["disposition"] = d.disposition;
+	}
+
+	// The finding is the miner process: its uid stays the same from Create to Close.
+	nlohmann::json &info = f["finding_info"];
+	info["uid"] = a.entity_id().value_or(a.id);
+	info["title"] = kRuleName;
+	if (!a.evidence.reason.empty())
+		info["desc"] = a.evidence.reason;
+	info["analytic"] = {{"uid", kRuleId}, {"name", kRuleName}, {"type_id", 3}, {"type", "Statistical"}};
+	info["attacks"] = {{{"technique", {{"uid", "T1496"}, {"name", "Resource Hijacking"}}},
+	                    {"tactic", {{"uid", "TA0040"}, {"name", "Impact"}}}}};
+	info["first_seen_time"] = first_seen_ms;
+	info["last_seen_time"] = time_ms;
+	info["types"] = {"Cryptomining"};
+
+	if (!a.host.name.empty() || a.host.id) {
+		nlohmann::json device = {{"type_id", 0}, {"type", "Unknown"}};
+		if (!a.host.name.empty())
+			device["hostname"] = a.host.name;
+		if (a.host.id)
+			device["uid"] = *a.host.id;
+		f["device"] = device;
+	}
+	f["evidences"] = {{{"process", process_object(a)}}};
+	f["unmapped"]["mxwatch"] = unmapped_evidence(a.evidence, a.process);
+	if (a.response)
+		f["unmapped"]["mxwatch"]["response"] = response_document(*a.response);
+	return f;
+}
+
+} // namespace mxwatch

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "mxwatch/cli/check_report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace mxwatch {
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i)
+{
+	const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+	const unsigned char lead = byte(i);
+	std::size_t len = 0;
+	std::uint32_t min = 0;
+	if (lead >= 0xC2 && lead <= 0xDF) {
+		len = 2;
+		min = 0x80;
+	} else if (lead >= 0xE0 && lead <= 0xEF) {
+		len = 3;
+		min = 0x800;
+	} else if (lead >= 0xF0 && lead <= 0xF4) {
+		len = 4;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (i + len > s.size())
+		return 0;
+	std::uint32_t cp = lead & (0x7F >> len);
+	for (std::size_t k = 1; k < len; k++) {
+		if ((byte(i + k) & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (byte(i + k) & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	if (cp >= 0x80 && cp < 0xA0) // C1 controls
+		return 0;
+	return len;
+}
+
+std::string bar(double share, int width, bool unicode)
+{
+	const double cells = share * width;
+	int full = static_cast<int>(cells);
+	std::string out;
+	for (int i = 0; i < full; i++)
+		out += unicode ? "\u2588" : "#";
+	const double rest = cells - full;
+	if (unicode && rest >= 0.5 && full < width) {
+		out += "\u258C";
+		full++;
+	}
+	out.append(static_cast<std::size_t>(width - full), ' ');
+	return out;
+}
+
+std::string percent(double share)
+{
+	return fmt::format("{:.0f}%", 100 * share);
+}
+
+} // namespace
+
+std::string terminal_safe(std::string_view raw)
+{
+	std::string out;
+	for (std::size_t i = 0; i < raw.size();) {
+		const auto c = static_cast<unsigned char>(raw[i]);
+		if (c >= 0x20 && c < 0x7F && c != '\\') {
+			out.push_back(static_cast<char>(c));
+			i++;
+		} else if (c >= 0x80 && utf8_sequence_length(raw, i) > 0) {
+			const auto len = utf8_sequence_length(raw, i);
+			out.append(raw.substr(i, len));
+			i += len;
+		} else {
+			out += fmt::format("\\x{:02x}", c);
+			i++;
+		}
+	}
+	return out;
+}
+
+int CheckResult::miners() const
+{
+	return static_cast<int>(std::count_if(rows.begin(), rows.end(), [](const CheckRow &row) {
+		return row.verdict.kind == VerdictKind::Miner && !row.allowed;
+	}));
+}
+
+CheckResult collect_check_result(const Detector &detector, const KernelSampler &sampler, double duration_s,
+				 const std::function<ProcessInfo(const ProcessKey &)> &process_info,
+				 const std::function<std::optional<std::string>(const ProcessKey &)> &allowed)
+{
+	CheckResult result;
+	result.duration_s = duration_s;
+	result.attach = std::string(to_string(sampler.attach_type()));
+	result.fpu_layout = std::string(sampler.fpu_layout());
+	result.counters = sampler.counters();
+	for (const auto &[key, process] : detector.processes()) {
+		if (process.total.non_default() == 0)
+			continue;
+		CheckRow row{key, process.comm, process_info(key), process.total,
+			     judge(process.total, detector.config())};
+		// A process judged a miner at any moment stays one in the report.
+		if (process.alerted) {
+			row.verdict = process.verdict;
+			row.verdict.reason = judge(process.total, detector.config()).reason;
+		}
+		if (allowed)
+			row.allowed = allowed(key);
+		result.rows.push_back(std::move(row));
+	}
+	std::sort(result.rows.begin(), result.rows.end(), [](const CheckRow &a, const CheckRow &b) {
+		if (a.verdict.kind != b.verdict.kind)
+			return a.verdict.kind > b.verdict.kind;
+		return a.counts.total() > b.counts.total();
+	});
+	return result;
+}
+
+std::string render_table(const CheckResult &result, bool unicode)
+{
+	std::string out;
+	out += fmt::format("Observed {:.0f} s: {} FPU context switches, {} sampled in detail, {} lost.\n",
+			   result.duration_s, result.counters.hits, result.counters.sent, result.counters.lost);
+	if (result.rows.empty()) {
+		out += "No process left the default rounding mode. No miner found.\n";
+		return out;
+	}
+	out += fmt::format("\n{:>7}  {:<10} {:<16} {:<10} {:>8} {:>8}  {}\n", "PID", "USER", "NAME", "VERDICT",
+			   "SAMPLES", "FTZ/DAZ", "EXECUTABLE");
+	for (const auto &row : result.rows) {
+		const auto total = row.counts.total();
+		const double ftz = row.counts.ftz_daz_share();
+		out += fmt::format("{:>7}  {:<10} {:<16} {:<10} {:>8} {:>8}  {}\n", row.key.tgid,
+				   terminal_safe(row.info.user_name.value_or(
+					   row.info.uid ? std::to_string(*row.info.uid) : "-")),
+				   terminal_safe(row.name), to_string(row.verdict.kind), total, percent(ftz),
+				   terminal_safe(row.info.executable.value_or("-")));
+		for (int m = 0; m < kRoundingModes; m++) {
+			const auto mode = static_cast<RoundingMode>(m);
+			out += fmt::format("{:>9}{:<12} {} {:>4} {:>8}\n", "", to_string(mode),
+					   bar(row.counts.share(mode), 30, unicode), percent(row.counts.share(mode)),
+					   row.counts.by_mode[m]);
+		}
+		out += fmt::format("{:>9}{}\n", "", terminal_safe(row.verdict.reason));
+		if (row.allowed)
+			out += fmt::format("{:>9}allowlisted: {}\n", "", terminal_safe(*row.allowed));
+	}
+	const int miners = result.miners();
+	out += miners ? fmt::format("\n{} miner{} found.\n", miners, miners == 1 ? "" : "s")
+		      : "\nNo miner found.\n";
+	return out;
+}
+
+nlohmann::json to_json(const CheckResult &result)
+{
+	nlohmann::json doc;
+	doc["duration_s"] = result.duration_s;
+	doc["sampler"] = {
+		{"attach", result.attach},
+		{"fpu_layout", result.fpu_layout},
+		{"hits", result.counters.hits},
+		{"sent", result.counters.sent},
+		{"lost", result.counters.lost},
+		{"suppressed", result.counters.suppressed},
+		{"track_failed", result.counters.track_failed},
+		{"read_failed", result.counters.read_failed},
+	};
+	doc["processes"] = nlohmann::json::array();
+	for (const auto &row : result.rows) {
+		const auto total = row.counts.total();
+		nlohmann::json p = {
+			{"pid", row.key.tgid},
+			{"name", row.name},
+			{"verdict", to_string(row.verdict.kind)},
+			{"reason", row.verdict.reason},
+			{"score", row.verdict.score},
+			{"samples", total},
+			{"samples_by_mode", row.counts.by_mode},
+			{"transitions", row.counts.transitions},
+			{"ftz_daz_share", row.counts.ftz_daz_share()},
+		};
+		if (row.info.executable)
+			p["executable"] = *row.info.executable;
+		if (row.allowed)
+			p["allowlisted"] = *row.allowed;
+		if (row.info.uid)
+			p["user_id"] = *row.info.uid;
+		if (row.info.user_name)
+			p["user_name"] = *row.info.user_name;
+		doc["processes"].push_back(std::move(p));
+	}
+	doc["miners"] = result.miners();
+	return doc;
+}
+
+} // namespace mxwatch

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// `mxwatch check`: watch for a while, then report every process that left the
+// default rounding mode and whether it looks like a miner.
+#include "mxwatch/cli/check_report.hpp"
+#include "mxwatch/cli/cli.hpp"
+#include "mxwatch/kernel/privileges.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fmt/format.h>
+#include <unistd.h>
+
+namespace mxwatch {
+namespace {
+
+struct CheckOptions {
+	double duration_s = 30;
+	bool json = false;
+};
+
+bool utf8_terminal()
+{
+	for (const char *name : {"LC_ALL", "LC_CTYPE", "LANG"}) {
+		const char *value = std::getenv(name);
+		if (value && *value)
+			return std::strstr(value, "UTF-8") || std::strstr(value, "utf8") || std::strstr(value, "UTF8");
+	}
+	return false;
+}
+
+int run_check(const CommonOptions &common, const CheckOptions &options)
+{
+	StopSignals::install();
+	Pipeline pipeline(common.to_pipeline_options());
+	drop_capabilities_after_attach(privilege_needs(common));
+	// Alerts go to the report at the end; stdout carries only the table or the document.
+
+	const bool progress = isatty(STDERR_FILENO);
+	const auto start = std::chrono::steady_clock::now();
+	const auto until = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+					   std::chrono::duration<double>(options.duration_s));
+	auto show_progress = [&] {
+		const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+		const int width = 24;
+		const int done = std::min(width, static_cast<int>(width * elapsed / options.duration_s));
+		std::fprintf(stderr, "\r[%s%s] %3.0f/%.0f s  samples %llu  miners %zu ", std::string(done, '#').c_str(),
+			     std::string(width - done, '.').c_str(), elapsed, options.duration_s,
+			     static_cast<unsigned long long>(pipeline.samples_seen()), pipeline.reports().size());
+		std::fflush(stderr);
+	};
+	pipeline.run_until(StopSignals::stop_requested(), until,
+			   progress ? std::function<void()>(show_progress) : std::function<void()>());
+	if (progress)
+		std::fprintf(stderr, "\r%*s\r", 80, "");
+
+	const double observed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	const CheckResult result = collect_check_result(pipeline.detector(), pipeline.sampler(), observed,
+							     [&](const ProcessKey &key) { return pipeline.process_info(key); },
+							     [&](const ProcessKey &key) { return pipeline.allowed(key); });
+	if (options.json) {
+		std::puts(to_json_line(to_json(result)).c_str());
+	} else {
+		std::fputs(render_table(result, utf8_terminal()).c_str(), stdout);
+	}
+	std::fflush(stdout);
+	return result.miners() > 0 ? kExitMinerFound : kExitClean;
+}
+
+} // namespace
+
+void add_check_command(CLI::App &app, const CommonOptions &common, CommandAction &action)
+{
+	auto options = std::make_shared<CheckOptions>();
+	CLI::App *cmd = app.add_subcommand("check", "Watch for a while, then list processes with unusual rounding "
+						    "modes (exit 1 if a miner was found)");
+	cmd->add_option("-d,--duration", options->duration_s, "Seconds to observe")
+		->check(CLI::Range(1.0, 86400.0))
+		->capture_default_str()
+		->configurable(false);
+	cmd->add_flag("--json", options->json, "Print one JSON document instead of the table")->configurable(false);
+	cmd->callback([&common, &action, options] { action = [&common, options] { return run_check(common, *options); }; });
+}
+
+} // namespace mxwatch

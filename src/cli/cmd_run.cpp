@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// `mxwatch run`: the daemon. Attach, detect, send alerts until SIGTERM/SIGINT;
+// SIGHUP reloads the configuration and reopens the sinks.
+#include "mxwatch/cli/cli.hpp"
+#include "mxwatch/util/errors.hpp"
+#include "mxwatch/service/metrics.hpp"
+#include "mxwatch/kernel/privileges.hpp"
+
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+namespace mxwatch {
+namespace {
+
+// Options that shape what is attached; changing them means a restart.
+void warn_restart_needed(const CommonOptions &running, const CommonOptions &wanted)
+{
+	auto check = [](const char *name, bool changed) {
+		if (changed)
+			spdlog::warn("reload: {} changed; it takes effect after a restart", name);
+	};
+	check("attach", running.attach != wanted.attach);
+	check("ring-buffer-kib", running.ring_buffer_kib != wanted.ring_buffer_kib);
+	check("sampling-floor-hz", running.sampling_floor_hz != wanted.sampling_floor_hz);
+	check("metrics-address", running.metrics_address != wanted.metrics_address);
+	// CAP_KILL is kept only when an action was configured at start.
+	check("action", running.detection.action != wanted.detection.action);
+}
+
+double unix_now()
+{
+	return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Reloads, for the metrics.
+struct ReloadCounts {
+	std::uint64_t succeeded = 0;
+	std::uint64_t failed = 0;
+	bool last_ok = true;
+	double last_success_unix = unix_now();
+};
+
+MetricsSnapshot snapshot(const Pipeline &pipeline, const ReloadCounts &reloads)
+{
+	MetricsSnapshot s;
+	s.kernel = pipeline.sampler().counters();
+	s.attach_type = std::string(to_string(pipeline.sampler().attach_type()));
+	s.fpu_layout = std::string(pipeline.sampler().fpu_layout());
+	s.malformed_records = pipeline.sampler().malformed_records();
+	s.samples = pipeline.samples_seen();
+	s.detections = pipeline.counts().detections;
+	s.allowlisted = pipeline.counts().allowlisted;
+	s.tracked_processes = pipeline.detector().processes().size();
+	for (const auto &[key, process] : pipeline.detector().processes())
+		s.tracked_threads += process.threads.size();
+	s.sinks = pipeline.output_stats();
+	s.sampling_floor_hz = pipeline.sampling_floor_hz();
+	s.reloads_succeeded = reloads.succeeded;
+	s.reloads_failed = reloads.failed;
+	s.last_reload_ok = reloads.last_ok;
+	s.last_reload_success_unix = reloads.last_success_unix;
+	return s;
+}
+
+// SIGHUP: the same command line read again with the config file as it is now.
+// Detection settings, the allowlist, the sinks and the log level change in
+// place; a configuration that does not parse or whose sinks cannot be opened is
+// refused as a whole and the running one kept.
+bool reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline)
+{
+	bool ok = true;
+	sd_notify(0, "RELOADING=1");
+	try {
+		const auto fresh = parse_command_line(cli.args);
+		const CommonOptions &wanted = fresh->common;
+		auto output = make_output(wanted.output, HostIdentity::read());
+		const PipelineOptions options = wanted.to_pipeline_options();
+		pipeline.reconfigure(options.detector, options.allowlist);
+		pipeline.set_output(std::move(output));
+		setup_logging(wanted.verbosity);
+		warn_restart_needed(running, wanted);
+		const CommonOptions kept = running;
+		running = wanted;
+		running.attach = kept.attach;
+		running.ring_buffer_kib = kept.ring_buffer_kib;
+		running.sampling_floor_hz = kept.sampling_floor_hz;
+		running.metrics_address = kept.metrics_address;
+		running.detection.action = kept.detection.action;
+		spdlog::info("reload: configuration{}{} applied; alerts go to {}",
+			     running.config_file.empty() ? "" : " from ", running.config_file,
+			     describe_output(running.output));
+	} catch (const std::exception &e) {
+		spdlog::error("reload failed, the running configuration stays: {}", e.what());
+		pipeline.reopen_output(); // still do what SIGHUP always did: logrotate may have moved the files
+		ok = false;
+	}
+	sd_notify(0, "READY=1");
+	return ok;
+}
+
+int run_daemon(const CommandLine &cli)
+{
+	CommonOptions running = cli.common;
+	StopSignals::install();
+	PipelineOptions options = running.to_pipeline_options();
+	// Not shorter: a process's group evidence (workers of one executable in one
+	// cgroup) lives only while the group has a process, and respawning miners
+	// are caught by that evidence across gaps up to this long.
+	options.forget_exited_after_ns = 10'000'000'000;
+	Pipeline pipeline(options);
+	// Attached: keep only what reading other processes needs. Capabilities
+	// are per thread, so this comes before the sinks' and the metrics' threads
+	// start (they inherit the reduced set); the sampling floor's wakers drop
+	// theirs themselves.
+	drop_capabilities_after_attach(privilege_needs(running));
+	pipeline.set_output(make_output(running.output, HostIdentity::read()));
+	ReloadCounts reloads;
+	std::unique_ptr<MetricsServer> metrics;
+	if (!running.metrics_address.empty()) {
+		metrics = std::make_unique<MetricsServer>(running.metrics_address);
+		metrics->publish(snapshot(pipeline, reloads));
+		spdlog::info("metrics on {}", metrics->url());
+	}
+	sd_notify(0, "READY=1\nSTATUS=watching FPU context switches");
+	spdlog::info("watching; alerts go to {}", describe_output(running.output));
+
+	unsigned hangups_seen = StopSignals::hangups().load();
+	const auto forever = std::chrono::steady_clock::time_point::max();
+	auto next_stats = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+	auto next_metrics = std::chrono::steady_clock::now();
+	pipeline.run_until(StopSignals::stop_requested(), forever, [&] {
+		if (const unsigned hangups = StopSignals::hangups().load(); hangups != hangups_seen) {
+			hangups_seen = hangups;
+			spdlog::info("SIGHUP: reloading the configuration and reopening sinks");
+			const bool ok = reload(cli, running, pipeline);
+			(ok ? reloads.succeeded : reloads.failed)++;
+			reloads.last_ok = ok;
+			if (ok)
+				reloads.last_success_unix = unix_now();
+		}
+		if (const auto now = std::chrono::steady_clock::now(); metrics && now >= next_metrics) {
+			metrics->publish(snapshot(pipeline, reloads));
+			next_metrics = now + std::chrono::seconds(1);
+		}
+		if (const auto now = std::chrono::steady_clock::now(); now >= next_stats) {
+			const auto c = pipeline.sampler().counters();
+			spdlog::info("kernel: {} hits, {} records sent, {} lost; tracking {} processes", c.hits, c.sent,
+				     c.lost, pipeline.detector().processes().size());
+			next_stats = now + std::chrono::minutes(1);
+		}
+	});
+	sd_notify(0, "STOPPING=1");
+	const auto c = pipeline.sampler().counters();
+	spdlog::info("stopping: {} hits, {} records sent, {} lost, {} alerts", c.hits, c.sent, c.lost,
+		     pipeline.reports().size());
+	return kExitClean;
+}
+
+} // namespace
+
+void add_run_command(CLI::App &app, const CommandLine &cli, CommandAction &action)
+{
+	CLI::App *cmd = app.add_subcommand("run", "Run the detector in the foreground; alerts go to the --sink "
+						  "destinations (stdout by default)");
+	cmd->callback([&cli, &action] { action = [&cli] { return run_daemon(cli); }; });
+}
+
+} // namespace mxwatch

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "mxwatch/cli/output_options.hpp"
+
+#include "mxwatch/util/errors.hpp"
+#include "mxwatch/alerts/syslog_message.hpp"
+
+#include <fmt/format.h>
+
+namespace mxwatch {
+namespace {
+
+std::vector<std::string> sinks_or_default(const OutputOptions &options)
+{
+	return options.sinks.empty() ? std::vector<std::string>{"stdout"} : options.sinks;
+}
+
+} // namespace
+
+void add_output_options(CLI::App &app, OutputOptions &options)
+{
+	const std::string group = "Alerts (see docs/alerts.md)";
+	app.add_option("--sink", options.sinks,
+	               "Where alerts go, any number of: stdout, file:PATH, journald, syslog (/dev/log), "
+	               "syslog:unix:PATH, syslog:udp:HOST:PORT, syslog:tcp:HOST:PORT (default: stdout)")
+	    ->group(group)
+	    ->check(CLI::Validator(
+	        [](std::string &value) {
+		        // CLI11 names the option itself: "--sink: bogus: expected ...".
+		        std::string error = parse_sink_spec(value).error;
+		        return error.starts_with("--sink ") ? error.substr(7) : error;
+	        },
+	        "SINK", "sink"));
+	app.add_option("--format", options.format,
+	               "Alert document: ecs (Elastic Common Schema) or ocsf "
+	               "(OCSF Detection Finding)")
+	    ->group(group)
+	    ->check(CLI::IsMember({"ecs", "ocsf"}))
+	    ->capture_default_str();
+	app.add_option("--syslog-facility", options.syslog_facility,
+	               "Facility of syslog alerts (daemon, auth, local0..local7, ...)")
+	    ->group(group)
+	    ->check(CLI::Validator(
+	        [](std::string &value) {
+		        return syslog_facility_from_string(value) ? std::string{} : "unknown syslog facility " + value;
+	        },
+	        "FACILITY", "facility"))
+	    ->capture_default_str();
+	app.add_option("--alert-queue-size", options.queue_size,
+	               "Alerts each sink may have waiting; beyond that they are dropped and counted")
+	    ->group(group)
+	    ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+	    ->capture_default_str();
+}
+
+std::unique_ptr<QueuedOutput> make_output(const OutputOptions &options, HostIdentity host)
+{
+	OutputSettings settings;
+	settings.format = alert_format_from_string(options.format).value_or(AlertFormat::Ecs);
+	settings.queue_capacity = options.queue_size;
+	const int facility = syslog_facility_from_string(options.syslog_facility).value_or(kSyslogFacilityDaemon);
+	auto output = std::make_unique<QueuedOutput>(std::move(host), settings);
+	for (const auto &text : sinks_or_default(options)) {
+		const auto parsed = parse_sink_spec(text);
+		if (!parsed.spec)
+			throw SetupError(parsed.error);
+		output->add_sink(make_sink(*parsed.spec, facility));
+	}
+	return output;
+}
+
+std::string describe_output(const OutputOptions &options)
+{
+	return fmt::format("{} ({})", fmt::join(sinks_or_default(options), ", "), options.format);
+}
+
+} // namespace mxwatch

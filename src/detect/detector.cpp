@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "mxwatch/detect/detector.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace mxwatch {
+
+std::uint64_t ModeCounts::total() const
+{
+	std::uint64_t sum = 0;
+	for (auto n : by_mode)
+		sum += n;
+	return sum;
+}
+
+double ModeCounts::share(RoundingMode mode) const
+{
+	const auto n = total();
+	return n == 0 ? 0.0 : static_cast<double>(by_mode[static_cast<int>(mode)]) / static_cast<double>(n);
+}
+
+double ModeCounts::ftz_daz_share() const
+{
+	return records == 0 ? 0.0 : static_cast<double>(ftz_daz) / static_cast<double>(records);
+}
+
+ModeCounts &ModeCounts::operator+=(const ModeCounts &other)
+{
+	records += other.records;
+	for (int m = 0; m < kRoundingModes; m++)
+		by_mode[m] += other.by_mode[m];
+	transitions += other.transitions;
+	after_non_default += other.after_non_default;
+	changed_after_non_default += other.changed_after_non_default;
+	ftz_daz += other.ftz_daz;
+	x87_agrees += other.x87_agrees;
+	return *this;
+}
+
+void WindowedCounts::add(std::uint64_t timestamp_ns, std::uint64_t window_ns, const ModeCounts &delta)
+{
+	const std::uint64_t bucket_ns = std::max<std::uint64_t>(window_ns / kBuckets, 1);
+	const std::uint64_t epoch = timestamp_ns / bucket_ns + 1;
+	Bucket &bucket = buckets_[epoch % kBuckets];
+	if (bucket.epoch != epoch) {
+		if (bucket.epoch > epoch)
+			return; // older than the window: nothing to add it to
+		bucket = Bucket{epoch, {}};
+	}
+	bucket.counts += delta;
+}
+
+ModeCounts WindowedCounts::sum(std::uint64_t now_ns, std::uint64_t window_ns) const
+{
+	const std::uint64_t bucket_ns = std::max<std::uint64_t>(window_ns / kBuckets, 1);
+	const std::uint64_t now_epoch = now_ns / bucket_ns + 1;
+	ModeCounts sum;
+	for (const auto &bucket : buckets_)
+		if (bucket.epoch != 0 && bucket.epoch + kBuckets > now_epoch)
+			sum += bucket.counts;
+	return sum;
+}
+
+std::string_view to_string(VerdictKind kind)
+{
+	switch (kind) {
+	case VerdictKind::Benign:
+		return "benign";
+	case VerdictKind::Suspicious:
+		return "suspicious";
+	case VerdictKind::Miner:
+		return "miner";
+	}
+	return "invalid";
+}
+
+std::string_view to_string(AlertKind kind)
+{
+	switch (kind) {
+	case AlertKind::Alert:
+		return "alert";
+	case AlertKind::Ongoing:
+		return "ongoing";
+	case AlertKind::Resolved:
+		return "resolved";
+	}
+	return "invalid";
+}
+
+// The two tests' per-observation log-likelihood ratios, computed once per config.
+struct Detector::Tests {
+	explicit Tests(const DetectorConfig &c)
+	    : threshold(std::log((1 - c.miss) / c.false_alarm)),
+	      rare_hit(std::log(c.rare_share_miner / c.rare_share_benign)),
+	      rare_miss(std::log((1 - c.rare_share_miner) / (1 - c.rare_share_benign))),
+	      changed(std::log(c.change_rate_miner / c.change_rate_benign)),
+	      repeated(std::log((1 - c.change_rate_miner) / (1 - c.change_rate_benign))),
+	      max_x87_agreement(c.max_x87_agreement)
+	{
+	}
+
+	double threshold, rare_hit, rare_miss, changed, repeated, max_x87_agreement;
+
+	static std::uint64_t rarest_non_default(const ModeCounts &c)
+	{
+		return std::min({c.by_mode[1], c.by_mode[2], c.by_mode[3]});
+	}
+
+	Verdict operator()(const ModeCounts &c) const
+	{
+		Verdict v;
+		const auto non_default = c.non_default();
+		const auto rare = rarest_non_default(c);
+		v.spread_llr = static_cast<double>(rare) * rare_hit + static_cast<double>(non_default - rare) * rare_miss;
+		v.churn_llr = static_cast<double>(c.changed_after_non_default) * changed +
+			      static_cast<double>(c.after_non_default - c.changed_after_non_default) * repeated;
+		v.score = std::clamp(std::min(v.spread_llr, v.churn_llr) / threshold, 0.0, 1.0);
+		const double x87 = non_default ? static_cast<double>(c.x87_agrees) / static_cast<double>(non_default) : 0;
+		if (v.spread_llr >= threshold && v.churn_llr >= threshold && x87 <= max_x87_agreement)
+			v.kind = VerdictKind::Miner;
+		else if (rare > 0)
+			v.kind = VerdictKind::Suspicious;
+		return v;
+	}
+
+	std::string explain(const ModeCounts &c, const Verdict &v) const
+	{
+		const auto non_default = c.non_default();
+		const auto nd = static_cast<double>(std::max<std::uint64_t>(non_default, 1));
+		const double x87 = static_cast<double>(c.x87_agrees) / nd;
+		const double churn = c.after_non_default ? static_cast<double>(c.changed_after_non_default) /
+								   static_cast<double>(c.after_non_default)
+							 : 0.0;
+		const std::string shares =
+			fmt::format("down/up/toward-zero {:.0f}/{:.0f}/{:.0f}% of {} non-default samples",
+				    100 * static_cast<double>(c.by_mode[1]) / nd, 100 * static_cast<double>(c.by_mode[2]) / nd,
+				    100 * static_cast<double>(c.by_mode[3]) / nd, non_default);
+		if (v.kind == VerdictKind::Miner)
+			return fmt::format("{}, {:.0f}% followed by a different mode (spread {:.1f}, churn {:.1f} >= {:.1f})",
+					   shares, 100 * churn, v.spread_llr, v.churn_llr, threshold);
+		if (rarest_non_default(c) == 0) {
+			const int used = (c.by_mode[1] > 0) + (c.by_mode[2] > 0) + (c.by_mode[3] > 0);
+			return fmt::format("{} of 3 non-default modes used ({})", used, shares);
+		}
+		if (v.spread_llr >= threshold && v.churn_llr >= threshold)
+			return fmt::format("{}, but {:.0f}% of them set through fesetround() (x87 agrees)", shares,
+					   100 * x87);
+		if (v.spread_llr >= threshold)
+			return fmt::format("{}, but modes dwell: only {:.0f}% followed by a different mode", shares,
+					   100 * churn);
+		return fmt::format("{}: not enough evidence yet (spread {:.1f}, churn {:.1f} of {:.1f})", shares,
+				   v.spread_llr, v.churn_llr, threshold);
+	}
+};
+
+namespace {
+
+bool outranks(const Verdict &a, const Verdict &b)
+{
+	return a.kind != b.kind ? a.kind > b.kind : a.score > b.score;
+}
+
+} // namespace
+
+Verdict judge(const ModeCounts &counts, const DetectorConfig &config)
+{
+	const Detector::Tests tests(config);
+	Verdict verdict = tests(counts);
+	verdict.reason = tests.explain(counts, verdict);
+	return verdict;
+}
+
+Detector::Detector(DetectorConfig config) : config_(config), tests_(std::make_unique<const Tests>(config_)) {}
+Detector::~Detector() = default;
+Detector::Detector(Detector &&) noexcept = default;
+
+void Detector::reconfigure(const DetectorConfig &config)
+{
+	config_ = config;
+	tests_ = std::make_unique<const Tests>(config_);
+}
+
+ProcessEvidence &Detector::process_for(const Sample &sample, const std::string &group)
+{
+	const ProcessKey key{sample.tgid, sample.process_start_ns};
+	if (auto it = processes_.find(key); it != processes_.end())
+		return it->second;
+	if (processes_.size() >= config_.max_processes)
+		evict_one();
+	ProcessEvidence &process = processes_[key];
+	process.key = key;
+	process.recency = recency_[0].insert(recency_[0].end(), key);
+	process.first_ns = sample.timestamp_ns;
+	process.cgroup_id = sample.cgroup_id;
+	const std::string label =
+		fmt::format("{} in cgroup {}", group.empty() ? sample.comm : group, sample.cgroup_id);
+	auto [g, inserted] = groups_.try_emplace(label);
+	if (inserted)
+		g->second.label = label;
+	g->second.processes++;
+	process.group = &g->second;
+	return process;
+}
+
+std::optional<Detection> Detector::observe(const Sample &sample, const std::string &group)
+{
+	ProcessEvidence &process = process_for(sample, group);
+	if (sample.tid == sample.tgid || process.comm.empty())
+		process.comm = sample.comm; // the main thread's name names the process
+	process.last_ns = std::max(process.last_ns, sample.timestamp_ns);
+	touch(process);
+	ThreadEvidence &thread = process.threads[sample.tid];
+
+	const RoundingMode mode = sample.mode();
+	ModeCounts delta;
+	delta.by_mode[static_cast<int>(mode)] = 1;
+	delta.by_mode[0] += sample.default_skipped;
+	delta.records = 1;
+	delta.ftz_daz = has_ftz_daz(sample.mxcsr) ? 1 : 0;
+	delta.x87_agrees = mode != RoundingMode::Nearest && sample.x87_agrees() ? 1 : 0;
+	if (thread.seen) {
+		RoundingMode before = thread.last_mode;
+		if (sample.default_skipped && before != RoundingMode::Nearest) {
+			// Folded default samples came between: the thread went back to nearest first.
+			delta.transitions++;
+			delta.after_non_default++;
+			delta.changed_after_non_default++;
+			before = RoundingMode::Nearest;
+		}
+		if (before != RoundingMode::Nearest) {
+			delta.after_non_default++;
+			delta.changed_after_non_default += mode != before;
+		}
+		delta.transitions += mode != before;
+	}
+	thread.seen = true;
+	thread.last_mode = mode;
+
+	const std::uint64_t now = sample.timestamp_ns;
+	thread.window.add(now, config_.window_ns, delta);
+	process.window.add(now, config_.window_ns, delta);
+	process.group->window.add(now, config_.window_ns, delta);
+	process.total += delta;
+
+	const bool ongoing_due = process.alerted && now - process.last_alert_ns >= config_.ongoing_interval_ns;
+	if (process.alerted && !ongoing_due)
+		return std::nullopt; // decided; nothing to report until the next update is due
+
+	const Tests &tests = *tests_;
+	thread.verdict = tests(thread.window.sum(now, config_.window_ns));
+	Verdict best = thread.verdict;
+	std::string scope = "thread";
+	if (Verdict v = tests(process.window.sum(now, config_.window_ns)); outranks(v, best)) {
+		best = v;
+		scope = "process";
+	}
+	// The group pools processes of one executable in one cgroup: workers that
+	// respawn every second are each sampled only briefly.
+	if (process.group->processes > 1)
+		if (Verdict v = tests(process.group->window.sum(now, config_.window_ns)); outranks(v, best)) {
+			best = v;
+			scope = "group";
+		}
+	process.verdict = best;
+	process.scope = scope;
+	if (best.kind != VerdictKind::Miner)
+		return std::nullopt;
+	process.last_alert_ns = now;
+	if (!process.alerted) {
+		recency_[1].splice(recency_[1].end(), recency_[0], process.recency);
+		process.alerted = true;
+		process.first_alert_ns = now;
+		return detection_for(process, AlertKind::Alert, now);
+	}
+	return detection_for(process, AlertKind::Ongoing, now);
+}
+
+Detection Detector::detection_for(const ProcessEvidence &process, AlertKind kind, std::uint64_t now_ns) const
+{
+	const Tests &tests = *tests_;
+	Detection d;
+	d.kind = kind;
+	d.key = process.key;
+	d.comm = process.comm;
+	d.cgroup_id = process.cgroup_id;
+	d.timestamp_ns = now_ns;
+	d.first_seen_ns = process.first_ns;
+	d.first_alert_ns = process.first_alert_ns;
+	d.scope = process.scope;
+	d.group = process.group ? process.group->label : std::string();
+	d.window_counts = process.scope == "group" && process.group
+				  ? process.group->window.sum(now_ns, config_.window_ns)
+				  : process.window.sum(now_ns, config_.window_ns);
+	if (kind == AlertKind::Resolved)
+		d.window_counts = process.total;
+	d.verdict = process.verdict;
+	d.verdict.reason = tests.explain(d.window_counts, d.verdict);
+	for (const auto &[tid, thread] : process.threads)
+		if (tests(thread.window.sum(now_ns, config_.window_ns)).kind != VerdictKind::Benign)
+			d.threads.push_back(tid);
+	std::sort(d.threads.begin(), d.threads.end());
+	return d;
+}
+
+void Detector::forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash>::iterator it)
+{
+	GroupEvidence *group = it->second.group;
+	recency_[it->second.alerted].erase(it->second.recency);
+	processes_.erase(it);
+	if (group && --group->processes == 0) {
+		const std::string label = group->label; // erase() must not see a key that it destroys
+		groups_.erase(label);
+	}
+}
+
+void Detector::forget_process(const ProcessKey &key)
+{
+	if (auto it = processes_.find(key); it != processes_.end())
+		forget(it);
+}
+
+void Detector::touch(ProcessEvidence &process)
+{
+	auto &order = recency_[process.alerted];
+	if (std::next(process.recency) != order.end())
+		order.splice(order.end(), order, process.recency);
+}
+
+void Detector::evict_one()
+{
+	// Least recently seen first, sparing processes under an open alert while others remain.
+	const auto &order = recency_[0].empty() ? recency_[1] : recency_[0];
+	if (order.empty())
+		return;
+	if (auto victim = processes_.find(order.front()); victim != processes_.end())
+		forget(victim);
+}
+
+std::optional<Detection> Detector::process_exited(const ProcessKey &key, std::uint64_t now_ns)
+{
+	auto it = processes_.find(key);
+	if (it == processes_.end() || it->second.exited)
+		return std::nullopt;
+	it->second.exited = true;
+	if (!it->second.alerted)
+		return std::nullopt;
+	return detection_for(it->second, AlertKind::Resolved, now_ns);
+}
+
+std::vector<Detection> Detector::expire(std::uint64_t now_ns)
+{
+	std::vector<Detection> resolved;
+	for (auto it = processes_.begin(); it != processes_.end();) {
+		auto next = std::next(it);
+		if (it->second.last_ns + config_.idle_expiry_ns < now_ns) {
+			if (it->second.alerted && !it->second.exited)
+				resolved.push_back(detection_for(it->second, AlertKind::Resolved, now_ns));
+			forget(it);
+		}
+		it = next;
+	}
+	return resolved;
+}
+
+} // namespace mxwatch

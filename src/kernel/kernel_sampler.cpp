@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "mxwatch/kernel/kernel_sampler.hpp"
+#include "mxwatch/kernel/record.hpp"
+
+#include "mxwatch/util/errors.hpp"
+#include "mxwatch_bpf.skel.h"
+#include "mxwatch_event.h"
+
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+#include <unistd.h>
+#include <vector>
+
+namespace mxwatch {
+
+std::string_view to_string(AttachType type)
+{
+	switch (type) {
+	case AttachType::Auto:
+		return "auto";
+	case AttachType::TpBtf:
+		return "tp_btf";
+	case AttachType::RawTp:
+		return "raw_tp";
+	case AttachType::Tracepoint:
+		return "tracepoint";
+	}
+	return "invalid";
+}
+
+AttachType attach_type_from_string(std::string_view name)
+{
+	for (auto type : {AttachType::Auto, AttachType::TpBtf, AttachType::RawTp, AttachType::Tracepoint})
+		if (to_string(type) == name)
+			return type;
+	throw std::invalid_argument(fmt::format("unknown attach type '{}'", name));
+}
+
+void KernelSampler::SkeletonDeleter::operator()(mxwatch_bpf *skeleton) const
+{
+	mxwatch_bpf__destroy(skeleton); // detaches links, unloads programs, closes maps
+}
+
+void KernelSampler::RingBufferDeleter::operator()(ring_buffer *rb) const
+{
+	ring_buffer__free(rb);
+}
+
+namespace {
+
+bpf_program *program_for(mxwatch_bpf *skeleton, AttachType type)
+{
+	switch (type) {
+	case AttachType::TpBtf:
+		return skeleton->progs.mxw_tp_btf;
+	case AttachType::RawTp:
+		return skeleton->progs.mxw_raw_tp;
+	case AttachType::Tracepoint:
+		return skeleton->progs.mxw_tracepoint;
+	case AttachType::Auto:
+		break;
+	}
+	return nullptr;
+}
+
+std::string errno_text(int err)
+{
+	return std::strerror(err < 0 ? -err : err);
+}
+
+} // namespace
+
+KernelSampler::KernelSampler(const SamplerOptions &options, SampleHandler handler)
+    : handler_(std::move(handler))
+{
+	if (options.attach != AttachType::Auto) {
+		load_and_attach(options, options.attach);
+		return;
+	}
+	std::vector<std::string> failures;
+	for (auto type : {AttachType::TpBtf, AttachType::RawTp, AttachType::Tracepoint}) {
+		try {
+			load_and_attach(options, type);
+			return;
+		} catch (const SetupError &error) {
+			spdlog::debug("attach as {} failed: {}", to_string(type), error.what());
+			failures.emplace_back(fmt::format("{}: {}", to_string(type), error.what()));
+		}
+	}
+	throw SetupError(fmt::format("could not attach to x86_fpu_regs_deactivated by any method ({}); "
+				     "run `mxwatch -v check` for libbpf's details",
+				     fmt::join(failures, "; ")));
+}
+
+KernelSampler::~KernelSampler() = default;
+
+void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType type)
+{
+	ring_buffer_.reset();
+	skeleton_.reset(mxwatch_bpf__open());
+	if (!skeleton_)
+		throw SetupError(fmt::format("cannot open the BPF object: {}", errno_text(errno)));
+
+	mxwatch_bpf *skel = skeleton_.get();
+	skel->rodata->flush_interval_ns = options.flush_interval_ns;
+	skel->rodata->forget_after_ns = options.forget_after_ns;
+	// One wake-up per quarter buffer instead of one per record: poll() drains
+	// the rest on its timeout, so a record waits at most one poll period.
+	skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
+	bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
+	bpf_map__set_max_entries(skel->maps.tracked, options.max_tracked_threads);
+	for (auto candidate : {AttachType::TpBtf, AttachType::RawTp, AttachType::Tracepoint})
+		bpf_program__set_autoload(program_for(skel, candidate), candidate == type);
+
+	if (int err = mxwatch_bpf__load(skel))
+		throw SetupError(fmt::format("loading the BPF program failed: {}", errno_text(err)));
+
+	bpf_program *program = program_for(skel, type);
+	bpf_link *link = bpf_program__attach(program);
+	if (!link) {
+		const int err = errno;
+		if (type == AttachType::Tracepoint && err == ENOENT)
+			throw SetupError("attaching the classic tracepoint needs tracefs: mount it with "
+					 "`mount -t tracefs nodev /sys/kernel/tracing`, or use --attach tp_btf");
+		throw SetupError(fmt::format("attaching {} failed: {}", to_string(type), errno_text(err)));
+	}
+	switch (type) {
+	case AttachType::TpBtf:
+		skel->links.mxw_tp_btf = link;
+		break;
+	case AttachType::RawTp:
+		skel->links.mxw_raw_tp = link;
+		break;
+	default:
+		skel->links.mxw_tracepoint = link;
+		break;
+	}
+
+	ring_buffer_.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &KernelSampler::on_record, this, nullptr));
+	if (!ring_buffer_)
+		throw SetupError(fmt::format("cannot open the ring buffer: {}", errno_text(errno)));
+	attached_ = type;
+	spdlog::info("attached {} to x86_fpu_regs_deactivated (ring buffer {} KiB, up to {} followed threads)",
+		     to_string(type), options.ring_buffer_bytes / 1024, options.max_tracked_threads);
+}
+
+int KernelSampler::on_record(void *self, void *data, std::size_t size)
+{
+	auto *sampler = static_cast<KernelSampler *>(self);
+	const Decoded decoded = decode_record({static_cast<const std::byte *>(data), size});
+	if (!decoded.sample) {
+		if (sampler->malformed_++ == 0)
+			spdlog::warn("dropping malformed ring buffer record: {}", to_string(decoded.error));
+		return 0;
+	}
+	sampler->handler_(*decoded.sample);
+	return 0;
+}
+
+int KernelSampler::poll(int timeout_ms)
+{
+	int n = ring_buffer__poll(ring_buffer_.get(), timeout_ms);
+	if (n == -EINTR)
+		n = 0;
+	if (n < 0)
+		throw std::runtime_error(fmt::format("ring buffer poll failed: {}", errno_text(n)));
+	// The program wakes us only once wakeup_bytes are waiting: take what came
+	// without a wake-up too.
+	const int more = ring_buffer__consume(ring_buffer_.get());
+	if (more < 0)
+		throw std::runtime_error(fmt::format("ring buffer consume failed: {}", errno_text(more)));
+	return n + more;
+}
+
+SamplerCounters KernelSampler::counters() const
+{
+	const int ncpus = libbpf_num_possible_cpus();
+	std::vector<std::uint64_t> values(ncpus > 0 ? ncpus : 1);
+	std::uint64_t sums[MXW_CTR_COUNT] = {};
+	for (std::uint32_t key = 0; key < MXW_CTR_COUNT; key++) {
+		if (bpf_map__lookup_elem(skeleton_->maps.counters, &key, sizeof(key), values.data(),
+					 values.size() * sizeof(std::uint64_t), 0))
+			continue;
+		for (auto v : values)
+			sums[key] += v;
+	}
+	return {sums[MXW_CTR_HITS],	  sums[MXW_CTR_SENT],	      sums[MXW_CTR_LOST],
+		sums[MXW_CTR_SUPPRESSED], sums[MXW_CTR_TRACK_FAILED], sums[MXW_CTR_READ_FAILED]};
+}
+
+std::string_view KernelSampler::fpu_layout() const
+{
+	switch (skeleton_->bss->fpu_layout_seen) {
+	case MXW_FPU_LAYOUT_FPSTATE:
+		return "fpstate";
+	case MXW_FPU_LAYOUT_STATE:
+		return "state";
+	default:
+		return "unknown";
+	}
+}
+
+} // namespace mxwatch

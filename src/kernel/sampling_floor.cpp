@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "mxwatch/kernel/sampling_floor.hpp"
+
+#include "mxwatch/kernel/privileges.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <pthread.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
+
+namespace mxwatch {
+
+namespace {
+
+std::int64_t monotonic_ns()
+{
+	timespec ts{};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
+} // namespace
+
+SamplingFloor::SamplingFloor(unsigned rate_hz, std::chrono::nanoseconds idle_after)
+    : rate_hz_(rate_hz), idle_after_ns_(idle_after.count())
+{
+	if (rate_hz == 0)
+		return;
+	cpu_set_t allowed;
+	CPU_ZERO(&allowed);
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+		spdlog::warn("sampling floor off: cannot read the CPU affinity");
+		return;
+	}
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &allowed))
+			wakers_.emplace_back([this, cpu](std::stop_token stop) { wake_periodically(cpu, stop); });
+	spdlog::debug("sampling floor: {} wakers at {} Hz{}", wakers_.size(), rate_hz,
+		      idle_after_ns_ > 0 ? ", parked while no thread leaves the default rounding mode" : "");
+}
+
+SamplingFloor::~SamplingFloor() = default; // jthreads request stop (which wakes parked ones) and join
+
+void SamplingFloor::on_sample(const Sample &sample)
+{
+	if (idle_after_ns_ <= 0 || sample.mode() == RoundingMode::Nearest)
+		return;
+	// Sample timestamps are CLOCK_MONOTONIC (bpf_ktime_get_ns), like monotonic_ns().
+	last_activity_ns_.store(static_cast<std::int64_t>(sample.timestamp_ns));
+	if (parked_.load()) {
+		std::lock_guard lock(park_mutex_);
+		parked_.store(false);
+		unpark_.notify_all();
+	}
+}
+
+bool SamplingFloor::idle() const
+{
+	return idle_after_ns_ > 0 && monotonic_ns() - last_activity_ns_.load() > idle_after_ns_;
+}
+
+std::string sched_fifo_refusal(int err, bool has_cap_sys_nice)
+{
+	if (err != EPERM)
+		return std::strerror(err);
+	if (!has_cap_sys_nice)
+		return "no CAP_SYS_NICE";
+	return "CAP_SYS_NICE is held, so the cgroup has no real-time budget: cpu.rt_runtime_us is 0 (usual in "
+	       "containers; give the container's cgroup a budget, or run it in the host's)";
+}
+
+std::string SamplingFloor::realtime_refusal() const
+{
+	std::lock_guard lock(refusal_mutex_);
+	return refusal_;
+}
+
+void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
+{
+	// Signals belong to the main thread's poll loop.
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, nullptr);
+
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one) != 0)
+		spdlog::debug("sampling floor: cannot pin a waker to CPU {}", cpu);
+	sched_param param{};
+	param.sched_priority = 1; // the lowest real-time priority: above every normal task, below all else
+	if (const int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); err != 0) {
+		std::lock_guard lock(refusal_mutex_);
+		if (refusal_.empty()) { // logged once, not per CPU
+			refusal_ = sched_fifo_refusal(err, has_cap_sys_nice());
+			spdlog::info("sampling floor: SCHED_FIFO refused ({}); wakers run as normal threads", refusal_);
+		}
+	}
+	pthread_setname_np(pthread_self(), "mxwatch-waker");
+	drop_thread_capabilities(); // its one privileged step (SCHED_FIFO) is done
+
+	const long period_ns = 1'000'000'000L / static_cast<long>(rate_hz_);
+	timespec next{};
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!stop.stop_requested()) {
+		if (idle()) {
+			// Blocks without a timer: no wake-ups at all until on_sample() or stop.
+			std::unique_lock lock(park_mutex_);
+			parked_.store(true);
+			unpark_.wait(lock, stop, [this] { return !idle(); });
+			lock.unlock();
+			clock_gettime(CLOCK_MONOTONIC, &next);
+			continue;
+		}
+		next.tv_nsec += period_ns;
+		while (next.tv_nsec >= 1'000'000'000L) {
+			next.tv_nsec -= 1'000'000'000L;
+			next.tv_sec++;
+		}
+		// Absolute deadlines: the rate does not drift with the time spent awake.
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+	}
+}
+
+} // namespace mxwatch

@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "mxwatch/recording/sample_file.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <fmt/format.h>
+#include <iterator>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace mxwatch {
+namespace {
+
+using nlohmann::json;
+
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF), or 0. The same rules nlohmann's parser
+// applies, so a string the writer passes through is one the reader accepts.
+std::size_t utf8_length(std::string_view s, std::size_t i)
+{
+	const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+	const unsigned char c = byte(i);
+	std::size_t n;
+	unsigned char lo = 0x80, hi = 0xBF; // allowed range of the second byte
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		lo = c == 0xE0 ? 0xA0 : 0x80;
+		hi = c == 0xED ? 0x9F : 0xBF;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		lo = c == 0xF0 ? 0x90 : 0x80;
+		hi = c == 0xF4 ? 0x8F : 0xBF;
+	} else
+		return 0;
+	if (i + n > s.size() || byte(i + 1) < lo || byte(i + 1) > hi)
+		return 0;
+	for (std::size_t k = 2; k < n; k++)
+		if (byte(i + k) < 0x80 || byte(i + k) > 0xBF)
+			return 0;
+	return n;
+}
+
+bool valid_utf8(std::string_view s)
+{
+	for (std::size_t i = 0; i < s.size();) {
+		const std::size_t n = utf8_length(s, i);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+// Appends `s` (valid UTF-8) as the inside of a JSON string.
+void append_json_escaped(std::string &out, std::string_view s)
+{
+	for (const char ch : s) {
+		const auto c = static_cast<unsigned char>(ch);
+		switch (c) {
+		case '"':
+			out += "\\\"";
+			break;
+		case '\\':
+			out += "\\\\";
+			break;
+		case '\n':
+			out += "\\n";
+			break;
+		case '\r':
+			out += "\\r";
+			break;
+		case '\t':
+			out += "\\t";
+			break;
+		default:
+			if (c < 0x20)
+				fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+			else
+				out.push_back(ch);
+		}
+	}
+}
+
+int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+// The fast path: the exact bytes SampleWriter emits for a printable-ASCII comm,
+// parsed without building a JSON document. It declines (returns false) at the
+// first difference; the full parser then decides, so both paths accept and
+// reject the same lines and only the full parser has to explain errors.
+class CanonicalLine {
+public:
+	explicit CanonicalLine(std::string_view line) : p_(line.data()), end_(line.data() + line.size()) {}
+
+	bool parse(Sample &s)
+	{
+		return literal("{\"t\":") && number(s.timestamp_ns) && literal(",\"tgid\":") && number(s.tgid) &&
+		       literal(",\"tid\":") && number(s.tid) && literal(",\"start\":") && number(s.process_start_ns) &&
+		       literal(",\"cgroup\":") && number(s.cgroup_id) && literal(",\"mxcsr\":") && number(s.mxcsr) &&
+		       literal(",\"x87\":") && number(s.x87_cw) && literal(",\"flags\":") && number(s.flags) &&
+		       literal(",\"skipped\":") && number(s.default_skipped) && literal(",\"comm\":\"") &&
+		       plain_string(s.comm) && literal("}") && p_ == end_;
+	}
+
+private:
+	template <std::size_t N> bool literal(const char (&text)[N])
+	{
+		constexpr std::size_t n = N - 1;
+		if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, text, n) != 0)
+			return false;
+		p_ += n;
+		return true;
+	}
+
+	template <typename T> bool number(T &out)
+	{
+		const char *start = p_;
+		std::uint64_t value = 0;
+		while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
+			const unsigned digit = static_cast<unsigned>(*p_ - '0');
+			if (value > (std::numeric_limits<T>::max() - digit) / 10)
+				return false;
+			value = value * 10 + digit;
+			p_++;
+		}
+		if (p_ == start || (*start == '0' && p_ - start > 1)) // JSON has no leading zeros
+			return false;
+		out = static_cast<T>(value);
+		return true;
+	}
+
+	bool plain_string(std::string &out)
+	{
+		const char *start = p_;
+		while (p_ != end_ && *p_ != '"') {
+			const auto c = static_cast<unsigned char>(*p_);
+			if (c < 0x20 || c >= 0x7F || c == '\\')
+				return false;
+			p_++;
+		}
+		if (p_ == end_)
+			return false;
+		out.assign(start, p_);
+		p_++; // the closing quote
+		return true;
+	}
+
+	const char *p_;
+	const char *end_;
+};
+
+template <typename T> std::optional<std::string> get_unsigned(const json &doc, const char *key, T &out)
+{
+	const auto it = doc.find(key);
+	if (it == doc.end())
+		return fmt::format("missing field \"{}\"", key);
+	if (!it->is_number_unsigned() || it->get<std::uint64_t>() > std::numeric_limits<T>::max())
+		return fmt::format("field \"{}\" is not an unsigned {}-bit integer", key, 8 * sizeof(T));
+	out = static_cast<T>(it->get<std::uint64_t>());
+	return std::nullopt;
+}
+
+std::optional<std::string> get_comm(const json &doc, std::string &out)
+{
+	const auto text = doc.find("comm");
+	const auto hex = doc.find("comm_hex");
+	if (text != doc.end() && hex != doc.end())
+		return "both \"comm\" and \"comm_hex\" are present";
+	if (text != doc.end()) {
+		if (!text->is_string())
+			return "field \"comm\" is not a string";
+		out = text->get_ref<const std::string &>();
+		return std::nullopt;
+	}
+	if (hex == doc.end())
+		return "missing field \"comm\"";
+	const std::string *digits = hex->is_string() ? &hex->get_ref<const std::string &>() : nullptr;
+	if (!digits || digits->size() % 2 != 0 ||
+	    !std::all_of(digits->begin(), digits->end(), [](char c) { return hex_value(c) >= 0; }))
+		return "field \"comm_hex\" is not a string of hex digit pairs";
+	out.clear();
+	for (std::size_t i = 0; i < digits->size(); i += 2)
+		out.push_back(static_cast<char>(hex_value((*digits)[i]) * 16 + hex_value((*digits)[i + 1])));
+	return std::nullopt;
+}
+
+std::optional<std::string> get_string(const json &doc, const char *key, std::string &out)
+{
+	const auto it = doc.find(key);
+	if (it == doc.end())
+		return std::nullopt; // informational fields may be absent
+	if (!it->is_string())
+		return fmt::format("field \"{}\" is not a string", key);
+	out = it->get_ref<const std::string &>();
+	return std::nullopt;
+}
+
+// Parses one line into a JSON object, or says why it is not one.
+std::optional<std::string> parse_object(std::string_view line, json &doc)
+{
+	try {
+		doc = json::parse(line.begin(), line.end());
+	} catch (const json::parse_error &e) {
+		// what() is "[json.exception.parse_error.101] parse error at line 1, column 7:
+		// <fixed text>; last read: '<the token>'". Keep from "column" to the token:
+		// the token is the file's own bytes, maybe long, maybe terminal escapes.
+		std::string_view what = e.what();
+		if (const auto column = what.find("column "); column != std::string_view::npos)
+			what.remove_prefix(column);
+		what = what.substr(0, what.find("; last read"));
+		return fmt::format("invalid JSON at {}", what.substr(0, 200));
+	} catch (const json::exception &e) {
+		// out_of_range.406, a number like 1e999; its message quotes the number.
+		return e.id == 406 ? "invalid JSON: a number is out of range" : "invalid JSON";
+	}
+	if (!doc.is_object())
+		return "not a JSON object";
+	return std::nullopt;
+}
+
+std::optional<std::string> parse_sample(std::string_view line, Sample &s)
+{
+	json doc;
+	if (auto error = parse_object(line, doc))
+		return error;
+	for (auto error : {get_unsigned(doc, "t", s.timestamp_ns), get_unsigned(doc, "tgid", s.tgid),
+			   get_unsigned(doc, "tid", s.tid), get_unsigned(doc, "start", s.process_start_ns),
+			   get_unsigned(doc, "cgroup", s.cgroup_id), get_unsigned(doc, "mxcsr", s.mxcsr),
+			   get_unsigned(doc, "x87", s.x87_cw), get_unsigned(doc, "flags", s.flags),
+			   get_unsigned(doc, "skipped", s.default_skipped), get_comm(doc, s.comm)})
+		if (error)
+			return error;
+	return std::nullopt;
+}
+
+std::optional<std::string> parse_header(std::string_view line, SampleFileHeader &header)
+{
+	json doc;
+	if (auto error = parse_object(line, doc))
+		return error;
+	const auto format = doc.find("format");
+	if (format == doc.end() || *format != kSampleFormat)
+		return doc.contains("t") ? "no header line: the file starts with a sample"
+					 : fmt::format("not a sample file: no \"format\":\"{}\"", kSampleFormat);
+	std::uint64_t version = 0;
+	if (auto error = get_unsigned(doc, "version", version))
+		return error;
+	if (version != kSampleFormatVersion)
+		return fmt::format("unsupported format version {} (this mxwatch reads version {})", version,
+				   kSampleFormatVersion);
+	for (auto error : {get_string(doc, "recorded_at", header.recorded_at), get_string(doc, "host", header.host),
+			   get_string(doc, "kernel", header.kernel), get_string(doc, "fpu_layout", header.fpu_layout),
+			   get_string(doc, "attach", header.attach), get_string(doc, "mxwatch", header.mxwatch)})
+		if (error)
+			return error;
+	if (!header.recorded_at.empty() && !parse_rfc3339(header.recorded_at))
+		return "field \"recorded_at\" is not an RFC 3339 time";
+	for (auto [key, field] : {std::pair{"monotonic_ns", &header.monotonic_ns},
+				  std::pair{"sampling_floor_hz", &header.sampling_floor_hz}}) {
+		std::uint64_t value = 0;
+		if (!doc.contains(key))
+			continue;
+		if (auto error = get_unsigned(doc, key, value))
+			return error;
+		*field = value;
+	}
+	return std::nullopt;
+}
+
+bool blank(std::string_view line)
+{
+	return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+} // namespace
+
+void SampleWriter::write_header(const SampleFileHeader &header)
+{
+	// Keys in this order, format first: `head -1 FILE` reads like the docs.
+	nlohmann::ordered_json doc = {{"format", kSampleFormat}, {"version", kSampleFormatVersion}};
+	doc["recorded_at"] = header.recorded_at;
+	if (header.monotonic_ns)
+		doc["monotonic_ns"] = *header.monotonic_ns;
+	doc["host"] = header.host;
+	doc["kernel"] = header.kernel;
+	doc["fpu_layout"] = header.fpu_layout;
+	doc["attach"] = header.attach;
+	if (header.sampling_floor_hz)
+		doc["sampling_floor_hz"] = *header.sampling_floor_hz;
+	doc["mxwatch"] = header.mxwatch;
+	// Host names are not ours to trust either: replace invalid UTF-8, never throw.
+	out_ << doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+}
+
+void SampleWriter::write(const Sample &s)
+{
+	line_.clear();
+	fmt::format_to(std::back_inserter(line_),
+		       R"({{"t":{},"tgid":{},"tid":{},"start":{},"cgroup":{},"mxcsr":{},"x87":{},"flags":{},)"
+		       R"("skipped":{},)",
+		       s.timestamp_ns, s.tgid, s.tid, s.process_start_ns, s.cgroup_id, s.mxcsr, s.x87_cw, s.flags,
+		       s.default_skipped);
+	// comm is whatever bytes the process put there. JSON strings cannot carry
+	// invalid UTF-8, so such a name goes out as hex instead: it round-trips exactly.
+	if (valid_utf8(s.comm)) {
+		line_ += "\"comm\":\"";
+		append_json_escaped(line_, s.comm);
+	} else {
+		line_ += "\"comm_hex\":\"";
+		for (const char c : s.comm)
+			fmt::format_to(std::back_inserter(line_), "{:02x}", static_cast<unsigned char>(c));
+	}
+	line_ += "\"}\n";
+	out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+	written_++;
+}
+
+std::string SampleFileError::message() const
+{
+	return fmt::format("{}:{}: {}", file, line, reason);
+}
+
+SampleReader::SampleReader(std::istream &in, std::string name)
+    : in_(in), name_(std::move(name)), buffer_(new char[kMaxSampleLineBytes + 2])
+{
+}
+
+SampleReader::~SampleReader() = default;
+
+bool SampleReader::fail(std::string reason)
+{
+	error_ = SampleFileError{name_, std::max<std::uint64_t>(line_, 1), std::move(reason)};
+	return false;
+}
+
+SampleReader::LineStatus SampleReader::next_line(std::string_view &line)
+{
+	for (;;) {
+		// getline stores at most kMaxSampleLineBytes + 1 bytes: one more than allowed
+		// tells a long line from one that just fits, without reading the rest of it.
+		in_.getline(buffer_.get(), kMaxSampleLineBytes + 2);
+		const auto extracted = static_cast<std::size_t>(in_.gcount());
+		if (in_.bad()) {
+			fail("read error");
+			return LineStatus::Failed;
+		}
+		if (extracted == 0 && in_.fail())
+			return LineStatus::End;
+		line_++;
+		const std::size_t stored = in_.eof() ? extracted : extracted - 1; // minus the newline
+		if (in_.fail() || stored > kMaxSampleLineBytes) {
+			fail(fmt::format("line longer than {} bytes", kMaxSampleLineBytes));
+			return LineStatus::Failed;
+		}
+		line = std::string_view(buffer_.get(), stored);
+		if (!blank(line))
+			return LineStatus::Line;
+	}
+}
+
+bool SampleReader::read_header()
+{
+	if (header_read_)
+		return !error_;
+	header_read_ = true;
+	std::string_view line;
+	switch (next_line(line)) {
+	case LineStatus::Failed:
+		return false;
+	case LineStatus::End:
+		return fail(fmt::format("empty file: no \"{}\" header line", kSampleFormat));
+	case LineStatus::Line:
+		break;
+	}
+	if (auto error = parse_header(line, header_))
+		return fail(std::move(*error));
+	return true;
+}
+
+bool SampleReader::next(Sample &sample)
+{
+	if (error_ || !read_header())
+		return false;
+	std::string_view line;
+	if (next_line(line) != LineStatus::Line)
+		return false;
+	if (CanonicalLine(line).parse(sample))
+		return true;
+	if (auto error = parse_sample(line, sample))
+		return fail(std::move(*error));
+	return true;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text)
+{
+	std::size_t i = 0;
+	auto digits = [&](std::size_t n, int &out) {
+		out = 0;
+		for (std::size_t k = 0; k < n; k++, i++) {
+			if (i >= text.size() || text[i] < '0' || text[i] > '9')
+				return false;
+			out = out * 10 + (text[i] - '0');
+		}
+		return true;
+	};
+	auto expect = [&](std::string_view any_of) {
+		return i < text.size() && any_of.find(text[i++]) != std::string_view::npos;
+	};
+	int year, month, day, hour, minute, second;
+	if (!digits(4, year) || !expect("-") || !digits(2, month) || !expect("-") || !digits(2, day) ||
+	    !expect("Tt ") || !digits(2, hour) || !expect(":") || !digits(2, minute) || !expect(":") ||
+	    !digits(2, second))
+		return std::nullopt;
+	std::chrono::nanoseconds fraction{0};
+	if (i < text.size() && text[i] == '.') {
+		i++;
+		const std::size_t start = i;
+		std::int64_t scale = 100'000'000;
+		for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; i++, scale /= 10)
+			fraction += std::chrono::nanoseconds((text[i] - '0') * scale);
+		if (i == start)
+			return std::nullopt;
+	}
+	std::chrono::minutes offset{0};
+	if (i < text.size() && (text[i] == 'Z' || text[i] == 'z')) {
+		i++;
+	} else if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
+		const bool east = text[i++] == '+';
+		int oh, om;
+		if (!digits(2, oh) || !expect(":") || !digits(2, om) || oh > 23 || om > 59)
+			return std::nullopt;
+		offset = std::chrono::minutes((east ? 1 : -1) * (oh * 60 + om));
+	} else {
+		return std::nullopt;
+	}
+	const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month(month),
+					       std::chrono::day(day)};
+	// system_clock counts nanoseconds in 64 bits: it ends in 2262.
+	if (i != text.size() || !date.ok() || year < 1970 || year > 2200 || hour > 23 || minute > 59 ||
+	    second > 60)
+		return std::nullopt;
+	const auto utc = std::chrono::sys_days(date) + std::chrono::hours(hour) + std::chrono::minutes(minute) +
+			 std::chrono::seconds(second) - offset + fraction;
+	return std::chrono::time_point_cast<std::chrono::system_clock::duration>(utc);
+}
+
+std::optional<std::chrono::system_clock::time_point> sample_wall_time(const SampleFileHeader &header,
+									std::uint64_t first_timestamp_ns,
+									std::uint64_t timestamp_ns)
+{
+	const auto start = parse_rfc3339(header.recorded_at);
+	if (!start)
+		return std::nullopt;
+	const std::uint64_t origin = header.monotonic_ns.value_or(first_timestamp_ns);
+	// Unsigned difference read as signed: a sample a little before the origin stays close to it.
+	const auto offset = std::chrono::nanoseconds(static_cast<std::int64_t>(timestamp_ns - origin));
+	return *start + std::chrono::duration_cast<std::chrono::system_clock::duration>(offset);
+}
+
+} // namespace mxwatch
