@@ -2,6 +2,7 @@
 #include "mxwatch/kernel/sampling_floor.hpp"
 
 #include "mxwatch/kernel/privileges.hpp"
+#include "mxwatch/util/capabilities.hpp"
 #include "mxwatch/util/clock.hpp"
 
 #include <cerrno>
@@ -85,7 +86,7 @@ void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 	if (const int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); err != 0) {
 		std::lock_guard lock(refusal_mutex_);
 		if (refusal_.empty()) { // logged once, not per CPU
-			refusal_ = sched_fifo_refusal(err, has_cap_sys_nice());
+			refusal_ = sched_fifo_refusal(err, has_effective_capability(CAP_SYS_NICE));
 			spdlog::info("sampling floor: SCHED_FIFO refused ({}); wakers run as normal threads", refusal_);
 		}
 	}
