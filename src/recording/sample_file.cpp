@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/recording/sample_file.hpp"
 
+#include "mxwatch/util/utf8.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
@@ -12,48 +14,6 @@ namespace mxwatch {
 namespace {
 
 using nlohmann::json;
-
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, no
-// surrogates, nothing above U+10FFFF), or 0. The same rules nlohmann's parser
-// applies, so a string the writer passes through is one the reader accepts.
-std::size_t utf8_length(std::string_view s, std::size_t i)
-{
-	const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-	const unsigned char c = byte(i);
-	std::size_t n;
-	unsigned char lo = 0x80, hi = 0xBF; // allowed range of the second byte
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		lo = c == 0xE0 ? 0xA0 : 0x80;
-		hi = c == 0xED ? 0x9F : 0xBF;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		lo = c == 0xF0 ? 0x90 : 0x80;
-		hi = c == 0xF4 ? 0x8F : 0xBF;
-	} else
-		return 0;
-	if (i + n > s.size() || byte(i + 1) < lo || byte(i + 1) > hi)
-		return 0;
-	for (std::size_t k = 2; k < n; k++)
-		if (byte(i + k) < 0x80 || byte(i + k) > 0xBF)
-			return 0;
-	return n;
-}
-
-bool valid_utf8(std::string_view s)
-{
-	for (std::size_t i = 0; i < s.size();) {
-		const std::size_t n = utf8_length(s, i);
-		if (n == 0)
-			return false;
-		i += n;
-	}
-	return true;
-}
 
 // Appends `s` (valid UTF-8) as the inside of a JSON string.
 void append_json_escaped(std::string &out, std::string_view s)
@@ -426,7 +386,9 @@ void SampleWriter::write(const Sample &s)
 		       s.default_skipped);
 	// comm is whatever bytes the process put there. JSON strings cannot carry
 	// invalid UTF-8, so such a name goes out as hex instead: it round-trips exactly.
-	if (valid_utf8(s.comm)) {
+	// is_valid_utf8 applies RFC 3629 as nlohmann's parser does, so what goes out
+	// as a string is what the reader accepts.
+	if (is_valid_utf8(s.comm)) {
 		line_ += "\"comm\":\"";
 		append_json_escaped(line_, s.comm);
 	} else {
