@@ -6,6 +6,9 @@
 // within a deadline. One PASS/FAIL line per step, with the fix for each FAIL.
 #include "mxwatch/cli/cli.hpp"
 #include "mxwatch/kernel/host_checks.hpp"
+#include "mxwatch/util/capabilities.hpp"
+#include "mxwatch/util/clock.hpp"
+#include "mxwatch/util/kernel_version.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -94,33 +97,21 @@ DoctorLine from_host_check(const HostCheck &check)
 
 DoctorLine check_kernel_version()
 {
-	utsname uts{};
-	uname(&uts);
-	int major = 0, minor = 0;
-	std::sscanf(uts.release, "%d.%d", &major, &minor);
-	if (major > 5 || (major == 5 && minor >= 10))
-		return {"kernel", true, fmt::format("{} (5.10 or newer needed)", uts.release), {}};
-	return {"kernel", false, fmt::format("{} is older than 5.10", uts.release),
+	const std::string release = kernel_release();
+	const auto version = parse_kernel_release(release);
+	if (version && *version >= KernelVersion{5, 10})
+		return {"kernel", true, fmt::format("{} (5.10 or newer needed)", release), {}};
+	return {"kernel", false, fmt::format("{} is older than 5.10", release),
 		"boot a 5.10 or newer kernel with BTF (Debian 11 and later ship one)"};
-}
-
-bool has_effective_capability(int cap)
-{
-	std::ifstream status("/proc/self/status");
-	for (std::string line; std::getline(status, line);)
-		if (line.rfind("CapEff:", 0) == 0)
-			return (std::stoull(line.substr(7), nullptr, 16) >> cap) & 1;
-	return false;
 }
 
 // With --action, signalling other users' miners needs CAP_KILL.
 DoctorLine check_response(const std::string &action_name)
 {
-	constexpr int kCapKill = 5;
 	const auto action = response_action_from_string(action_name).value_or(ResponseAction::None);
 	if (!needs_kill_capability(action))
 		return {"response", true, "--action none: alerts only", {}};
-	if (has_effective_capability(kCapKill))
+	if (has_effective_capability(CAP_KILL))
 		return {"response", true, fmt::format("--action {}: CAP_KILL present", action_name), {}};
 	return {"response", false,
 		fmt::format("--action {} is set but CAP_KILL is missing: other users' miners cannot be signalled",
@@ -138,15 +129,10 @@ DoctorLine check_response(const std::string &action_name)
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)
 		_exit(0);
-	auto now_s = [] {
-		timespec ts{};
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-	};
 	std::uint64_t state = 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(getpid());
 	volatile double acc = 1.0;
-	const double deadline = now_s() + seconds;
-	while (now_s() < deadline) {
+	const double deadline = monotonic_s() + seconds;
+	while (monotonic_s() < deadline) {
 		for (int i = 0; i < 4096; i++) {
 			state ^= state << 13; // xorshift64
 			state ^= state >> 7;

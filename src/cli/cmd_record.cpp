@@ -7,6 +7,7 @@
 #include "mxwatch/util/errors.hpp"
 #include "mxwatch/kernel/host_checks.hpp"
 #include "mxwatch/recording/sample_file.hpp"
+#include "mxwatch/util/kernel_version.hpp"
 #include "mxwatch/version.hpp"
 
 #include <cerrno>
@@ -16,7 +17,6 @@
 #include <fstream>
 #include <iostream>
 #include <spdlog/spdlog.h>
-#include <sys/utsname.h>
 
 namespace mxwatch {
 namespace {
@@ -101,9 +101,7 @@ SampleFileHeader recording_header(const LiveSource &source)
 	header.monotonic_ns = source.now_ns();
 	header.recorded_at = rfc3339(std::chrono::system_clock::now());
 	header.host = HostIdentity::read().name;
-	utsname uts{};
-	if (uname(&uts) == 0)
-		header.kernel = uts.release;
+	header.kernel = kernel_release();
 	header.mxwatch = fmt::format("{} ({})", kVersion, kGitRevision);
 	header.fpu_layout = source.sampler().fpu_layout();
 	header.attach = to_string(source.sampler().attach_type());

@@ -5,6 +5,7 @@
 #include "mxwatch/util/errors.hpp"
 #include "mxwatch/service/metrics.hpp"
 #include "mxwatch/kernel/privileges.hpp"
+#include "mxwatch/util/clock.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -28,11 +29,6 @@ void warn_restart_needed(const CommonOptions &running, const CommonOptions &want
 	check("metrics-address", running.metrics_address != wanted.metrics_address);
 	// CAP_KILL is kept only when an action was configured at start.
 	check("action", running.detection.action != wanted.detection.action);
-}
-
-double unix_now()
-{
-	return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // Reloads, for the metrics.

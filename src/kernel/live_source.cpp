@@ -2,22 +2,10 @@
 #include "mxwatch/kernel/live_source.hpp"
 
 #include "mxwatch/kernel/host_checks.hpp"
+#include "mxwatch/util/clock.hpp"
 #include "mxwatch/util/errors.hpp"
 
-#include <ctime>
-
 namespace mxwatch {
-namespace {
-
-std::uint64_t monotonic_ns()
-{
-	timespec ts{};
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-} // namespace
-
 LiveSource::LiveSource(const LiveSourceOptions &options)
 {
 	if (auto problem = first_host_problem(check_host()))

@@ -243,7 +243,7 @@ std::optional<std::string> parse_header(std::string_view line, SampleFileHeader 
 // evidence): as text when it is valid UTF-8, else as hex under KEY_hex.
 void put_exact(nlohmann::ordered_json &doc, const char *key, const std::string &value)
 {
-	if (valid_utf8(value)) {
+	if (is_valid_utf8(value)) {
 		doc[key] = value;
 		return;
 	}
