@@ -74,14 +74,14 @@ int run_check(const CommonOptions &common, const CheckOptions &options)
 void add_check_command(CLI::App &app, const CommonOptions &common, CommandAction &action)
 {
 	auto options = std::make_shared<CheckOptions>();
-	CLI::App *cmd = app.add_subcommand("check", "Watch for a while, then list processes with unusual rounding "
-						    "modes (exit 1 if a miner was found)");
+	CLI::App *cmd = add_command(app, "check", "Watch for a while, then list processes with unusual rounding "
+						    "modes (exit 1 if a miner was found)", action, options,
+				    [&common](const auto &o) { return run_check(common, o); });
 	cmd->add_option("-d,--duration", options->duration_s, "Seconds to observe")
 		->check(CLI::Range(1.0, 86400.0))
 		->capture_default_str()
 		->configurable(false);
 	cmd->add_flag("--json", options->json, "Print one JSON document instead of the table")->configurable(false);
-	cmd->callback([&common, &action, options] { action = [&common, options] { return run_check(common, *options); }; });
 }
 
 } // namespace mxwatch

@@ -357,14 +357,14 @@ int run_doctor(const CommonOptions &common, const DoctorOptions &options)
 void add_doctor_command(CLI::App &app, const CommonOptions &common, CommandAction &action)
 {
 	auto options = std::make_shared<DoctorOptions>();
-	CLI::App *cmd = app.add_subcommand("doctor", "Check the host, then attach and detect a built-in synthetic "
-						     "miner; PASS/FAIL per step (exit 2 if any failed)");
+	CLI::App *cmd = add_command(app, "doctor", "Check the host, then attach and detect a built-in synthetic "
+						     "miner; PASS/FAIL per step (exit 2 if any failed)", action, options,
+				    [&common](const auto &o) { return run_doctor(common, o); });
 	cmd->add_flag("--json", options->json, "Print one JSON document instead of the lines")->configurable(false);
 	cmd->add_option("--deadline", options->deadline_s, "Seconds the synthetic miner may take to be alerted on")
 		->check(CLI::Range(5.0, 600.0))
 		->capture_default_str()
 		->configurable(false);
-	cmd->callback([&common, &action, options] { action = [&common, options] { return run_doctor(common, *options); }; });
 }
 
 } // namespace mxwatch

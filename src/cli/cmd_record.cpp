@@ -112,15 +112,15 @@ SampleFileHeader recording_header(const LiveSource &source)
 void add_record_command(CLI::App &app, const CommonOptions &common, CommandAction &action)
 {
 	auto options = std::make_shared<RecordOptions>();
-	CLI::App *cmd = app.add_subcommand("record", "Write the raw samples as JSON lines (docs/sample-format.md), "
-						     "for offline study and test fixtures");
+	CLI::App *cmd = add_command(app, "record", "Write what the kernel sends, and each process's facts, as JSON lines (docs/sample-format.md), "
+						     "for offline study and test fixtures", action, options,
+				    [&common](const auto &o) { return run_record(common, o); });
 	cmd->add_option("-o,--output", options->output, "File to write, - for stdout (overwritten)")
 		->required()
 		->configurable(false);
 	cmd->add_option("-d,--duration", options->duration_s, "Seconds to record (default: until SIGINT/SIGTERM)")
 		->check(CLI::Range(0.1, 31'536'000.0))
 		->configurable(false);
-	cmd->callback([&common, &action, options] { action = [&common, options] { return run_record(common, *options); }; });
 }
 
 } // namespace mxwatch

@@ -89,12 +89,12 @@ int run_replay(const CommonOptions &common, const ReplayOptions &options)
 void add_replay_command(CLI::App &app, const CommonOptions &common, CommandAction &action)
 {
 	auto options = std::make_shared<ReplayOptions>();
-	CLI::App *cmd = app.add_subcommand("replay", "Run the detector over a recorded sample file and send the "
-						     "alerts `run` would have sent to the --sink destinations (exit 1 if any)");
+	CLI::App *cmd = add_command(app, "replay", "Run the detector over a recorded sample file and send the "
+						     "alerts `run` would have sent to the --sink destinations (exit 1 if any)", action, options,
+				    [&common](const auto &o) { return run_replay(common, o); });
 	cmd->add_option("file", options->file, "Sample file written by `mxwatch record`, - for stdin")
 		->required()
 		->configurable(false);
-	cmd->callback([&common, &action, options] { action = [&common, options] { return run_replay(common, *options); }; });
 }
 
 } // namespace mxwatch

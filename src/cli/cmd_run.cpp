@@ -211,13 +211,13 @@ int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 void add_run_command(CLI::App &app, const CommandLine &cli, CommandAction &action)
 {
 	auto options = std::make_shared<RunOptions>();
-	CLI::App *cmd = app.add_subcommand("run", "Run the detector in the foreground; alerts go to the --sink "
-						  "destinations (stdout by default)");
+	CLI::App *cmd = add_command(app, "run", "Run the detector in the foreground; alerts go to the --sink "
+						  "destinations (stdout by default)", action, options,
+				    [&cli](const auto &o) { return run_daemon(cli, o); });
 	cmd->add_option("--record", options->record,
 			"Also write every sample the detector is fed to FILE (docs/sample-format.md): "
 			"`mxwatch replay FILE` reproduces the alerts")
 		->type_name("FILE");
-	cmd->callback([&cli, &action, options] { action = [&cli, options] { return run_daemon(cli, *options); }; });
 }
 
 } // namespace mxwatch

@@ -77,6 +77,17 @@ int run_cli(int argc, char **argv);
 // line is written (`record`, `run --record`).
 SampleFileHeader recording_header(const LiveSource &source);
 
+// Registers the subcommand `name`; once the command line (and config file) is
+// parsed, `action` becomes `run(*options)`. Returns it for its own options.
+template <typename Options, typename Run>
+CLI::App *add_command(CLI::App &app, const char *name, const char *description, CommandAction &action,
+		      std::shared_ptr<Options> options, Run run)
+{
+	CLI::App *cmd = app.add_subcommand(name, description);
+	cmd->callback([&action, options, run] { action = [options, run] { return run(*options); }; });
+	return cmd;
+}
+
 // Each registers its subcommand; the callback it installs sets `action`.
 void add_run_command(CLI::App &app, const CommandLine &cli, CommandAction &action);
 void add_check_command(CLI::App &app, const CommonOptions &common, CommandAction &action);
