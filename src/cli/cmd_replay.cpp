@@ -7,14 +7,15 @@
 #include "mxwatch/cli/check_report.hpp"
 #include "mxwatch/cli/cli.hpp"
 #include "mxwatch/recording/recording_source.hpp"
+#include "mxwatch/util/fd.hpp"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
-#include <iostream>
+#include <fcntl.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 #include <vector>
 
@@ -42,22 +43,18 @@ int run_replay(const CommonOptions &common, const ReplayOptions &options)
 {
 	StopSignals::install();
 	const bool from_stdin = options.file == "-";
-	std::vector<char> read_buffer(256 * 1024); // outlives `file`; 32 times the default: fewer read()s
-	std::ifstream file;
+	UniqueFd file;
 	if (!from_stdin) {
 		std::error_code ec;
 		if (std::filesystem::is_directory(options.file, ec))
 			fail(fmt::format("cannot read {}: it is a directory", terminal_safe(options.file)));
-		file.rdbuf()->pubsetbuf(read_buffer.data(), static_cast<std::streamsize>(read_buffer.size()));
-		file.open(options.file, std::ios::binary);
+		file = UniqueFd(::open(options.file.c_str(), O_RDONLY | O_CLOEXEC));
 		if (!file)
 			fail(fmt::format("cannot open {}: {}", terminal_safe(options.file), std::strerror(errno)));
-	} else {
-		std::ios::sync_with_stdio(false); // else std::cin reads through stdio a byte at a time
 	}
 	std::optional<RecordingSource> source;
 	try {
-		source.emplace(from_stdin ? std::cin : file, terminal_safe(options.file));
+		source.emplace(from_stdin ? STDIN_FILENO : file.get(), terminal_safe(options.file));
 	} catch (const std::runtime_error &e) {
 		fail(e.what());
 	}

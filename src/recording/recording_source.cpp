@@ -13,7 +13,11 @@ constexpr std::size_t kMaxPendingProcesses = 65536;
 
 } // namespace
 
-RecordingSource::RecordingSource(std::istream &in, std::string name) : reader_(in, std::move(name))
+RecordingSource::RecordingSource(std::istream &in, std::string name) : reader_(in, std::move(name)) { start(); }
+
+RecordingSource::RecordingSource(int fd, std::string name) : reader_(fd, std::move(name)) { start(); }
+
+void RecordingSource::start()
 {
 	if (!reader_.read_header())
 		throw std::runtime_error(reader_.error()->message());

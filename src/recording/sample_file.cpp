@@ -4,6 +4,8 @@
 #include "mxwatch/util/utf8.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <unistd.h>
 #include <cstring>
 #include <fmt/format.h>
 #include <iterator>
@@ -86,16 +88,16 @@ private:
 
 	template <typename T> bool number(T &out)
 	{
+		// 19 digits never overflow 64 bits: no check per digit. A longer number
+		// (or one too large for T) is declined, and the full parser decides.
 		const char *start = p_;
+		const char *limit = p_ + std::min<std::ptrdiff_t>(end_ - p_, 19);
 		std::uint64_t value = 0;
-		while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
-			const unsigned digit = static_cast<unsigned>(*p_ - '0');
-			if (value > (std::numeric_limits<T>::max() - digit) / 10)
-				return false;
-			value = value * 10 + digit;
-			p_++;
-		}
+		while (p_ != limit && static_cast<unsigned char>(*p_ - '0') < 10)
+			value = value * 10 + static_cast<unsigned>(*p_++ - '0');
 		if (p_ == start || (*start == '0' && p_ - start > 1)) // JSON has no leading zeros
+			return false;
+		if ((p_ != end_ && static_cast<unsigned char>(*p_ - '0') < 10) || value > std::numeric_limits<T>::max())
 			return false;
 		out = static_cast<T>(value);
 		return true;
@@ -440,7 +442,31 @@ std::string SampleFileError::message() const
 }
 
 SampleReader::SampleReader(std::istream &in, std::string name)
-    : in_(in), name_(std::move(name)), buffer_(new char[kMaxSampleLineBytes + 2])
+    : SampleReader(
+	      [&in](char *buffer, std::size_t size) -> std::ptrdiff_t {
+		      in.read(buffer, static_cast<std::streamsize>(size));
+		      return in.bad() ? -1 : static_cast<std::ptrdiff_t>(in.gcount());
+	      },
+	      std::move(name))
+{
+}
+
+SampleReader::SampleReader(int fd, std::string name)
+    : SampleReader(
+	      [fd](char *buffer, std::size_t size) -> std::ptrdiff_t {
+		      // Whatever is there: a pipe from `record -o -` is replayed as it comes.
+		      for (;;) {
+			      const ssize_t n = ::read(fd, buffer, size);
+			      if (n >= 0 || errno != EINTR)
+				      return n;
+		      }
+	      },
+	      std::move(name))
+{
+}
+
+SampleReader::SampleReader(ReadFunction read, std::string name)
+    : read_(std::move(read)), name_(std::move(name)), buffer_(new char[kBufferBytes])
 {
 }
 
@@ -455,25 +481,48 @@ bool SampleReader::fail(std::string reason)
 SampleReader::LineStatus SampleReader::next_line(std::string_view &line)
 {
 	for (;;) {
-		// getline stores at most kMaxSampleLineBytes + 1 bytes: one more than allowed
-		// tells a long line from one that just fits, without reading the rest of it.
-		in_.getline(buffer_.get(), kMaxSampleLineBytes + 2);
-		const auto extracted = static_cast<std::size_t>(in_.gcount());
-		if (in_.bad()) {
-			fail("read error");
-			return LineStatus::Failed;
+		const char *begin = buffer_.get() + begin_;
+		const std::size_t available = end_ - begin_;
+		if (const auto *newline = static_cast<const char *>(std::memchr(begin, '\n', available))) {
+			line_++;
+			line = std::string_view(begin, static_cast<std::size_t>(newline - begin));
+			begin_ += line.size() + 1;
+			if (line.size() > kMaxSampleLineBytes) {
+				fail(fmt::format("line longer than {} bytes", kMaxSampleLineBytes));
+				return LineStatus::Failed;
+			}
+			if (!blank(line))
+				return LineStatus::Line;
+			continue;
 		}
-		if (extracted == 0 && in_.fail())
-			return LineStatus::End;
-		line_++;
-		const std::size_t stored = in_.eof() ? extracted : extracted - 1; // minus the newline
-		if (in_.fail() || stored > kMaxSampleLineBytes) {
+		// No newline in what is buffered: a line longer than allowed fails now,
+		// without reading the rest of it.
+		if (available > kMaxSampleLineBytes) {
+			line_++;
 			fail(fmt::format("line longer than {} bytes", kMaxSampleLineBytes));
 			return LineStatus::Failed;
 		}
-		line = std::string_view(buffer_.get(), stored);
-		if (!blank(line))
+		if (eof_) {
+			if (available == 0)
+				return LineStatus::End;
+			line_++; // the last line, without its newline
+			line = std::string_view(begin, available);
+			begin_ = end_;
+			if (blank(line))
+				return LineStatus::End;
 			return LineStatus::Line;
+		}
+		std::memmove(buffer_.get(), begin, available);
+		begin_ = 0;
+		end_ = available;
+		const std::ptrdiff_t n = read_(buffer_.get() + end_, kBufferBytes - end_);
+		if (n < 0) {
+			fail("read error");
+			return LineStatus::Failed;
+		}
+		if (n == 0)
+			eof_ = true;
+		end_ += static_cast<std::size_t>(n);
 	}
 }
 

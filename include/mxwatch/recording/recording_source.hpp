@@ -20,6 +20,8 @@ public:
 	// Reads and checks the header; throws SampleFileError's message as
 	// std::runtime_error when it is not a sample file.
 	RecordingSource(std::istream &in, std::string name);
+	// From a file descriptor (a file, or stdin: replayed as it is written).
+	RecordingSource(int fd, std::string name);
 
 	const SampleFileHeader &header() const { return reader_.header(); }
 	// The first line that could not be read, once poll() has returned false.
@@ -40,6 +42,8 @@ public:
 	bool local() const override { return false; }
 
 private:
+	void start();
+
 	SampleReader reader_;
 	std::unordered_map<ProcessKey, ProcessInfo, ProcessKeyHash> processes_; // until their first sample
 	std::uint64_t samples_ = 0;

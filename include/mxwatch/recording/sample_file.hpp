@@ -80,6 +80,9 @@ class SampleReader {
 public:
 	// `name` only labels errors (a path, or "-" for stdin).
 	SampleReader(std::istream &in, std::string name);
+	// Reads the file descriptor directly (not closed): what a read() returns is
+	// used at once, so a pipe is replayed as it is written.
+	SampleReader(int fd, std::string name);
 	~SampleReader();
 	SampleReader(const SampleReader &) = delete;
 	SampleReader &operator=(const SampleReader &) = delete;
@@ -99,13 +102,22 @@ public:
 	std::uint64_t line_number() const { return line_; }
 
 private:
+	// Bytes into the buffer: how many, 0 at the end, -1 on error.
+	using ReadFunction = std::function<std::ptrdiff_t(char *, std::size_t)>;
+	SampleReader(ReadFunction read, std::string name);
 	enum class LineStatus { Line, End, Failed };
+	// The next non-blank line, a view into the buffer valid until the next call.
 	LineStatus next_line(std::string_view &line);
 	bool fail(std::string reason);
 
-	std::istream &in_;
+	// Lines are found in place (no copy); a chunk read at a time, plus room for
+	// the longest line allowed left over from the previous chunk.
+	static constexpr std::size_t kBufferBytes = (256 << 10) + kMaxSampleLineBytes + 1;
+	ReadFunction read_;
 	std::string name_;
-	std::unique_ptr<char[]> buffer_; // kMaxSampleLineBytes + 2: one line, its newline, a NUL
+	std::unique_ptr<char[]> buffer_;
+	std::size_t begin_ = 0, end_ = 0; // the unread bytes in buffer_
+	bool eof_ = false;
 	std::uint64_t line_ = 0;
 	bool header_read_ = false;
 	SampleFileHeader header_;
