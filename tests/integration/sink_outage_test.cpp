@@ -170,6 +170,8 @@ TEST(SinkOutage, RsyslogDownForTenSecondsGetsEveryAlertOnceWhenItReturns)
 	EXPECT_NE(recovered[0].find(std::to_string(s.late) + " alerts delivered late"), std::string::npos)
 	    << recovered[0];
 
+	std::printf("rsyslogd down 10 s: %u alerts, %llu retries, %llu delivered late, all once\n", pid,
+	            static_cast<unsigned long long>(s.retried), static_cast<unsigned long long>(s.late));
 	output.reset();
 	std::this_thread::sleep_for(500ms);
 	EXPECT_EQ(rsyslog.received(pid + 1, 0ms).size(), pid) << "a duplicate arrived late";
