@@ -135,13 +135,26 @@ std::string render_metrics(const MetricsSnapshot &s, const ProcessStats &process
 	for (const auto &sink : s.sinks)
 		out.sample(sink.delivered, fmt::format(R"(sink="{}")", label_value(sink.name)));
 	out.family("mxwatch_sink_alerts_failed_total", "counter",
-		   "Alert events a sink could not deliver (peer down, disk full).");
+		   "Alert events a sink gave up on: rejected, or still queued when shutdown's drain ended.");
 	for (const auto &sink : s.sinks)
 		out.sample(sink.failed, fmt::format(R"(sink="{}")", label_value(sink.name)));
 	out.family("mxwatch_sink_alerts_dropped_total", "counter",
 		   "Alert events that never reached a sink because its queue was full.");
 	for (const auto &sink : s.sinks)
 		out.sample(sink.dropped, fmt::format(R"(sink="{}")", label_value(sink.name)));
+	out.family("mxwatch_sink_alerts_retried_total", "counter",
+		   "Delivery attempts that failed and were retried (peer down, disk full).");
+	for (const auto &sink : s.sinks)
+		out.sample(sink.retried, fmt::format(R"(sink="{}")", label_value(sink.name)));
+	out.family("mxwatch_sink_alerts_late_total", "counter", "Alert events a sink delivered after an outage.");
+	for (const auto &sink : s.sinks)
+		out.sample(sink.late, fmt::format(R"(sink="{}")", label_value(sink.name)));
+	out.family("mxwatch_sink_alerts_queued", "gauge", "Alert events waiting in a sink's queue.");
+	for (const auto &sink : s.sinks)
+		out.sample(sink.queued, fmt::format(R"(sink="{}")", label_value(sink.name)));
+	out.family("mxwatch_sink_failing", "gauge", "Whether a sink's last delivery attempt failed (1) or not (0).");
+	for (const auto &sink : s.sinks)
+		out.sample(std::uint64_t{sink.failing ? 1u : 0u}, fmt::format(R"(sink="{}")", label_value(sink.name)));
 	out.family("mxwatch_sampling_floor_hz", "gauge", "How often each CPU is woken so that busy tasks are sampled.")
 		.sample(static_cast<std::uint64_t>(s.sampling_floor_hz));
 	out.family("mxwatch_config_reloads_total", "counter", "Configuration reloads (SIGHUP) by result.")

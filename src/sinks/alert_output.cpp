@@ -3,44 +3,17 @@
 
 #include "mxwatch/util/queue_worker.hpp"
 
-#include <atomic>
-#include <bit>
 #include <mutex>
 #include <spdlog/spdlog.h>
 
 namespace mxwatch {
-
-using RenderedPtr = std::shared_ptr<const RenderedAlert>;
-
-struct SinkCounters {
-	std::atomic<std::uint64_t> delivered{0}, failed{0}, dropped{0};
-};
-
-// One sink, its queue and its thread. The queue's handler holds the sink and the
-// counters by shared_ptr, so a thread abandoned at shutdown keeps what it uses.
-struct QueuedOutput::SinkWorker {
-	std::string name;
-	std::shared_ptr<SinkCounters> counters = std::make_shared<SinkCounters>();
-	std::unique_ptr<QueueWorker<RenderedPtr>> queue;
-
-	void count_drop(std::uint64_t n = 1)
-	{
-		if (n == 0)
-			return;
-		const auto total = counters->dropped.fetch_add(n) + n;
-		// Logged at powers of two: visible at once, never a flood.
-		if (std::has_single_bit(total))
-			spdlog::warn("alert sink {} is not keeping up: {} alert{} dropped so far", name, total,
-			             total == 1 ? "" : "s");
-	}
-};
 
 struct QueuedOutput::Shared {
 	HostIdentity host;
 	AlertFormat format = AlertFormat::Ecs;
 	std::shared_ptr<ExecutableHasher> hasher;
 	std::mutex mutex; // guards sinks against add_sink while rendering
-	std::vector<std::shared_ptr<SinkWorker>> sinks;
+	std::vector<std::unique_ptr<SinkQueue>> sinks;
 	std::unique_ptr<QueueWorker<AlertEvent>> render;
 
 	explicit Shared(std::shared_ptr<ExecutableHasher> executable_hasher) : hasher(std::move(executable_hasher)) {}
@@ -54,9 +27,8 @@ struct QueuedOutput::Shared {
 		alert.response = event.response;
 		auto rendered = std::make_shared<const RenderedAlert>(render_alert(alert, format));
 		std::lock_guard lock(mutex);
-		for (auto &worker : sinks)
-			if (!worker->queue->offer(rendered))
-				worker->count_drop();
+		for (auto &sink : sinks)
+			sink->offer(rendered); // a full queue counts the drop itself
 	}
 };
 
@@ -75,6 +47,14 @@ QueuedOutput::QueuedOutput(HostIdentity host, OutputSettings settings)
 
 QueuedOutput::~QueuedOutput()
 {
+	shutdown();
+}
+
+void QueuedOutput::shutdown()
+{
+	if (shut_down_)
+		return;
+	shut_down_ = true;
 	const auto deadline = std::chrono::steady_clock::now() + settings_.drain_timeout;
 	auto left = [&] {
 		return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -83,34 +63,25 @@ QueuedOutput::~QueuedOutput()
 	if (!shared_->render->stop(left()))
 		spdlog::warn("alert rendering did not finish within {} ms", settings_.drain_timeout.count());
 	std::lock_guard lock(shared_->mutex);
-	for (auto &worker : shared_->sinks) {
-		const auto queued = worker->queue->queued();
-		if (!worker->queue->stop(left())) {
-			worker->count_drop(queued);
-			spdlog::warn("alert sink {} did not drain in time; abandoning it", worker->name);
-		}
-		const SinkCounters &c = *worker->counters;
+	// All sinks drain at once, against the same deadline.
+	for (auto &sink : shared_->sinks)
+		sink->close();
+	for (auto &sink : shared_->sinks) {
+		sink->stop(deadline);
+		const SinkStats c = sink->stats();
 		// Quiet when nothing happened: a start-up error after the sinks were made
 		// must stay the one line the operator sees.
 		if (c.delivered + c.failed + c.dropped > 0)
-			spdlog::info("alert sink {}: {} delivered, {} failed, {} dropped", worker->name, c.delivered.load(),
-				     c.failed.load(), c.dropped.load());
+			spdlog::info("alert sink {}: {} delivered ({} late), {} failed, {} dropped, {} retried", c.name,
+			             c.delivered, c.late, c.failed, c.dropped, c.retried);
 	}
 }
 
 void QueuedOutput::add_sink(std::unique_ptr<AlertSink> sink)
 {
-	auto worker = std::make_shared<SinkWorker>();
-	worker->name = sink->name();
-	std::shared_ptr<AlertSink> shared_sink = std::move(sink);
-	worker->queue = std::make_unique<QueueWorker<RenderedPtr>>(
-	    settings_.queue_capacity,
-	    [sink = shared_sink, counters = worker->counters](RenderedPtr &alert) {
-		    (sink->write(*alert) ? counters->delivered : counters->failed).fetch_add(1);
-	    },
-	    [sink = shared_sink] { sink->reopen(); });
+	auto queue = std::make_unique<SinkQueue>(std::move(sink), settings_.queue_capacity, settings_.retry);
 	std::lock_guard lock(shared_->mutex);
-	shared_->sinks.push_back(std::move(worker));
+	shared_->sinks.push_back(std::move(queue));
 }
 
 void QueuedOutput::publish(const AlertEvent &event)
@@ -119,15 +90,15 @@ void QueuedOutput::publish(const AlertEvent &event)
 		return;
 	// Every sink misses this one.
 	std::lock_guard lock(shared_->mutex);
-	for (auto &worker : shared_->sinks)
-		worker->count_drop();
+	for (auto &sink : shared_->sinks)
+		sink->count_drop();
 }
 
 void QueuedOutput::reopen()
 {
 	std::lock_guard lock(shared_->mutex);
-	for (auto &worker : shared_->sinks)
-		worker->queue->poke();
+	for (auto &sink : shared_->sinks)
+		sink->reopen();
 }
 
 bool QueuedOutput::flush(std::chrono::milliseconds timeout)
@@ -136,8 +107,8 @@ bool QueuedOutput::flush(std::chrono::milliseconds timeout)
 	if (!shared_->render->wait_idle(deadline))
 		return false;
 	std::lock_guard lock(shared_->mutex);
-	for (auto &worker : shared_->sinks)
-		if (!worker->queue->wait_idle(deadline))
+	for (auto &sink : shared_->sinks)
+		if (!sink->wait_idle(deadline))
 			return false;
 	return true;
 }
@@ -156,8 +127,8 @@ void JsonLinesOutput::publish(const AlertEvent &event)
 	alert.response = event.response;
 	const RenderedAlert rendered = render_alert(alert, format_);
 	for (auto &sink : sinks_)
-		if (!sink->write(rendered))
-			spdlog::warn("alert sink {} could not deliver an alert", sink->name());
+		if (sink->write(rendered) != Delivery::Delivered)
+			spdlog::warn("alert sink {} could not deliver an alert: {}", sink->name(), sink->last_error());
 }
 
 void JsonLinesOutput::reopen()
@@ -170,9 +141,8 @@ std::vector<SinkStats> QueuedOutput::stats() const
 {
 	std::vector<SinkStats> out;
 	std::lock_guard lock(shared_->mutex);
-	for (const auto &worker : shared_->sinks)
-		out.push_back({worker->name, worker->counters->delivered.load(), worker->counters->failed.load(),
-		               worker->counters->dropped.load()});
+	for (const auto &sink : shared_->sinks)
+		out.push_back(sink->stats());
 	return out;
 }
 

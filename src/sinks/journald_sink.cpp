@@ -3,6 +3,7 @@
 #include "mxwatch/sinks/alert_sink.hpp"
 #include "mxwatch/alerts/journal_fields.hpp"
 
+#include <cstring>
 #include <sys/uio.h>
 // Without this, sd_journal_sendv adds CODE_FILE/CODE_LINE of this file to every alert.
 #define SD_JOURNAL_SUPPRESS_LOCATION
@@ -14,7 +15,7 @@ namespace {
 
 class JournaldSink final : public AlertSink {
 public:
-	bool write(const RenderedAlert &alert) override
+	Delivery write(const RenderedAlert &alert) override
 	{
 		const std::vector<std::string> fields = journal_fields(alert);
 		std::vector<iovec> iov;
@@ -23,9 +24,18 @@ public:
 			iov.push_back({const_cast<char *>(field.data()), field.size()});
 		// Datagrams to /run/systemd/journal/socket (larger ones through a memfd):
 		// a journald that is not running fails fast with ENOENT/ECONNREFUSED.
-		return sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0;
+		// A journald that restarts is back within seconds: retried from the queue.
+		const int rc = sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
+		if (rc >= 0)
+			return Delivery::Delivered;
+		error_ = std::strerror(-rc);
+		return Delivery::Retry;
 	}
+	std::string last_error() const override { return error_; }
 	std::string name() const override { return "journald"; }
+
+private:
+	std::string error_;
 };
 
 } // namespace

@@ -7,7 +7,7 @@
 #include "mxwatch/util/fd.hpp"
 
 #include <cerrno>
-#include <chrono>
+#include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <netdb.h>
@@ -20,10 +20,8 @@ namespace mxwatch {
 namespace {
 
 // Bounds how long one alert can hold the sink's thread: connect and send each.
+// (A peer that is down is not asked again at once: the queue backs off.)
 constexpr int kIoTimeoutMs = 2000;
-// A peer that refused us is not asked again for this long: each alert would
-// otherwise pay a connect timeout while it is down.
-constexpr auto kReconnectBackoff = std::chrono::seconds(1);
 
 void set_send_timeout(int fd)
 {
@@ -39,14 +37,18 @@ bool connect_with_timeout(int fd, const sockaddr *addr, socklen_t len)
 	int rc = ::connect(fd, addr, len);
 	if (rc != 0 && errno == EINPROGRESS) {
 		pollfd pfd{fd, POLLOUT, 0};
+		errno = ETIMEDOUT;
 		if (poll(&pfd, 1, kIoTimeoutMs) == 1) {
 			int error = 0;
 			socklen_t error_len = sizeof(error);
 			getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_len);
 			rc = error == 0 ? 0 : -1;
+			errno = error;
 		}
 	}
+	const int saved = errno;
 	fcntl(fd, F_SETFL, flags);
+	errno = saved;
 	return rc == 0;
 }
 
@@ -54,19 +56,21 @@ class SyslogSink final : public AlertSink {
 public:
 	SyslogSink(SinkSpec spec, int facility) : spec_(std::move(spec)), facility_(facility) {}
 
-	bool write(const RenderedAlert &alert) override
+	Delivery write(const RenderedAlert &alert) override
 	{
 		const std::string message = rfc5424_message(alert, facility_, static_cast<std::uint32_t>(getpid()));
 		// Twice at most: a daemon that restarted leaves us a dead socket the first time.
 		for (int attempt = 0; attempt < 2; attempt++) {
 			if (!fd_ && !connect_socket())
-				return false;
+				return Delivery::Retry;
 			if (send_message(message))
-				return true;
+				return Delivery::Delivered;
 			close_socket();
 		}
-		return false;
+		return Delivery::Retry;
 	}
+
+	std::string last_error() const override { return error_; }
 
 	void reopen() override { close_socket(); }
 
@@ -86,13 +90,13 @@ public:
 private:
 	bool connect_socket()
 	{
-		const auto now = std::chrono::steady_clock::now();
-		if (now < next_connect_)
-			return false;
-		const bool ok = spec_.transport == SyslogTransport::Unix ? connect_unix() : connect_inet();
-		if (!ok)
-			next_connect_ = now + kReconnectBackoff;
-		return ok;
+		return spec_.transport == SyslogTransport::Unix ? connect_unix() : connect_inet();
+	}
+
+	bool fail(std::string why)
+	{
+		error_ = std::move(why);
+		return false;
 	}
 
 	bool connect_unix()
@@ -100,25 +104,25 @@ private:
 		sockaddr_un addr{};
 		addr.sun_family = AF_UNIX;
 		if (spec_.path.size() >= sizeof(addr.sun_path))
-			return false;
+			return fail("the socket path is too long");
 		spec_.path.copy(addr.sun_path, spec_.path.size());
 		// Datagram first, as every syslog daemon offers it; a stream socket (some
 		// syslog-ng setups) takes newline-terminated messages.
 		for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
 			fd_.reset(socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
 			if (!fd_)
-				return false;
+				return fail(fmt::format("socket: {}", std::strerror(errno)));
 			set_send_timeout(fd_.get());
 			if (connect_with_timeout(fd_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr))) {
 				stream_ = type == SOCK_STREAM;
 				return true;
 			}
-			const bool wrong_type = errno == EPROTOTYPE;
+			const int error = errno;
 			close_socket();
-			if (!wrong_type)
-				return false;
+			if (error != EPROTOTYPE)
+				return fail(fmt::format("connect {}: {}", spec_.path, std::strerror(error)));
 		}
-		return false;
+		return fail(fmt::format("connect {}: {}", spec_.path, std::strerror(EPROTOTYPE)));
 	}
 
 	bool connect_inet()
@@ -128,37 +132,47 @@ private:
 		hints.ai_family = AF_UNSPEC;
 		hints.ai_socktype = tcp ? SOCK_STREAM : SOCK_DGRAM;
 		addrinfo *found = nullptr;
-		if (getaddrinfo(spec_.host.c_str(), spec_.port.c_str(), &hints, &found) != 0)
-			return false;
+		if (const int rc = getaddrinfo(spec_.host.c_str(), spec_.port.c_str(), &hints, &found); rc != 0)
+			return fail(fmt::format("resolve {}: {}", spec_.host, gai_strerror(rc)));
+		int error = EADDRNOTAVAIL;
 		for (addrinfo *ai = found; ai; ai = ai->ai_next) {
 			fd_.reset(socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol));
-			if (!fd_)
+			if (!fd_) {
+				error = errno;
 				continue;
+			}
 			set_send_timeout(fd_.get());
 			if (connect_with_timeout(fd_.get(), ai->ai_addr, ai->ai_addrlen))
 				break;
+			error = errno;
 			close_socket();
 		}
 		freeaddrinfo(found);
 		stream_ = tcp;
-		return fd_.valid();
+		if (!fd_)
+			return fail(fmt::format("connect {}:{}: {}", spec_.host, spec_.port, std::strerror(error)));
+		return true;
 	}
 
 	// A TCP write to a peer that has closed still succeeds once (the data is lost
-	// to a reset), so check for the close before writing, not after.
+	// to a reset), so check for the close before writing, not after. A syslog
+	// receiver never sends anything, so readable means closed (FIN: recv gives 0)
+	// or reset (recv fails).
 	bool peer_closed() const
 	{
-		pollfd pfd{fd_.get(), POLLIN, 0};
+		pollfd pfd{fd_.get(), POLLIN | POLLRDHUP, 0};
 		if (poll(&pfd, 1, 0) != 1)
 			return false;
+		if (pfd.revents & (POLLHUP | POLLERR | POLLRDHUP))
+			return true;
 		char byte;
-		return (pfd.revents & (POLLHUP | POLLERR)) || recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+		return recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
 	}
 
 	bool send_message(const std::string &message)
 	{
 		if (stream_ && peer_closed())
-			return false;
+			return fail("the receiver closed the connection");
 		std::string_view out = message;
 		std::string framed;
 		if (stream_) {
@@ -170,8 +184,10 @@ private:
 			const ssize_t n = ::send(fd_.get(), out.data(), out.size(), MSG_NOSIGNAL);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n <= 0 || (!stream_ && static_cast<std::size_t>(n) != out.size()))
-				return false;
+			if (n < 0)
+				return fail(fmt::format("send: {}", std::strerror(errno)));
+			if (n == 0 || (!stream_ && static_cast<std::size_t>(n) != out.size()))
+				return fail("send: message cut short");
 			out.remove_prefix(static_cast<std::size_t>(n));
 		}
 		return true;
@@ -183,7 +199,7 @@ private:
 	int facility_;
 	UniqueFd fd_;
 	bool stream_ = false;
-	std::chrono::steady_clock::time_point next_connect_{};
+	std::string error_;
 };
 
 } // namespace

@@ -37,11 +37,12 @@ int main(int argc, char **argv)
 	CLI::App app{"Synthetic alerts through mxwatch's alert output"};
 	OutputOptions output_options;
 	add_output_options(app, output_options);
-	unsigned count = 1, interval_us = 0, pid_base = 100000;
+	unsigned count = 1, interval_us = 0, pid_base = 100000, flush_s = 30;
 	bool hostile = false;
 	app.add_option("--count", count);
 	app.add_option("--interval-us", interval_us);
 	app.add_option("--pid-base", pid_base);
+	app.add_option("--flush-s", flush_s, "How long to wait for the sinks before shutting down");
 	app.add_flag("--hostile", hostile, "Every name full of quotes, control characters and invalid UTF-8");
 	CLI11_PARSE(app, argc, argv);
 
@@ -71,11 +72,17 @@ int main(int argc, char **argv)
 		if (interval_us)
 			std::this_thread::sleep_for(std::chrono::microseconds(interval_us));
 	}
-	output->flush(std::chrono::seconds(30));
+	output->flush(std::chrono::seconds(flush_s));
+	output->shutdown(); // drains for the drain timeout; what is left counts as failed
 	nlohmann::json stats = nlohmann::json::array();
 	for (const auto &s : output->stats())
-		stats.push_back(
-		    {{"sink", s.name}, {"delivered", s.delivered}, {"failed", s.failed}, {"dropped", s.dropped}});
+		stats.push_back({{"sink", s.name},
+		                 {"delivered", s.delivered},
+		                 {"failed", s.failed},
+		                 {"dropped", s.dropped},
+		                 {"retried", s.retried},
+		                 {"late", s.late},
+		                 {"queued", s.queued}});
 	output.reset();
 	std::fprintf(stderr, "stats %s\n", stats.dump().c_str());
 	return 0;

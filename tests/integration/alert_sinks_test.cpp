@@ -91,12 +91,17 @@ TEST(SyslogPeer, AnAbsentPeerCostsAlertsNotTheOtherSinks)
 {
 	TempDir tmp;
 	Child run({emitter(), "--sink", "syslog:unix:" + tmp.path("nobody.sock").string(), "--sink",
-	           "file:" + tmp.path("alerts.jsonl").string(), "--count", "20"},
-	          {.stderr_path = tmp.path("emitter.err")});
+	           "file:" + tmp.path("alerts.jsonl").string(), "--count", "20", "--flush-s", "1"},
+	          {.stdout_path = tmp.path("emitter.log"), .stderr_path = tmp.path("emitter.err")});
 	ASSERT_EQ(run.wait(60s), 0) << read_text(tmp.path("emitter.err"));
 	const auto stats = emitter_stats(tmp.path("emitter.err"));
 	ASSERT_EQ(stats.size(), 2u) << read_text(tmp.path("emitter.err"));
+	// Kept queued and retried until shutdown's drain ended, then counted as failed.
 	EXPECT_EQ(stats[0]["failed"].get<int>() + stats[0]["dropped"].get<int>(), 20);
+	EXPECT_GE(stats[0]["retried"].get<int>(), 1);
+	EXPECT_NE(read_text(tmp.path("emitter.log")).find("not delivered when the drain timeout ended"),
+	          std::string::npos)
+	    << read_text(tmp.path("emitter.log"));
 	EXPECT_EQ(stats[1]["delivered"], 20);
 	std::istringstream lines(read_text(tmp.path("alerts.jsonl")));
 	int count = 0;

@@ -128,6 +128,13 @@ RsyslogPeer::RsyslogPeer(const fs::path &dir) : dir_(dir)
 	udp_port_ = free_port(SOCK_DGRAM);
 	tcp_port_ = free_port(SOCK_STREAM);
 	std::ofstream(dir_ / "rsyslog.conf") << rsyslog_config(dir_, udp_port_, tcp_port_);
+	start();
+}
+
+void RsyslogPeer::start()
+{
+	if (daemon_)
+		return;
 	daemon_ = std::make_unique<Child>(std::vector<std::string>{*find_program(kRsyslogd), "-n", "-f",
 	                                                           (dir_ / "rsyslog.conf").string(), "-i",
 	                                                           (dir_ / "rsyslogd.pid").string()},
@@ -137,10 +144,18 @@ RsyslogPeer::RsyslogPeer(const fs::path &dir) : dir_(dir)
 		throw std::runtime_error("rsyslogd did not start: " + log());
 }
 
-RsyslogPeer::~RsyslogPeer()
+void RsyslogPeer::stop()
 {
+	if (!daemon_)
+		return;
 	daemon_->signal(SIGTERM);
 	daemon_->wait(10s); // else the Child destructor kills it
+	daemon_.reset();
+}
+
+RsyslogPeer::~RsyslogPeer()
+{
+	stop();
 }
 
 std::vector<nlohmann::json> RsyslogPeer::received(std::size_t count, std::chrono::milliseconds timeout) const

@@ -46,6 +46,11 @@ public:
 	std::string tcp_sink() const { return "syslog:tcp:127.0.0.1:" + std::to_string(tcp_port_); }
 	std::string unix_sink() const { return "syslog:unix:" + unix_socket(); }
 
+	// Stops rsyslogd (SIGTERM: it closes its connections cleanly and exits), and
+	// starts it again on the same ports, appending to the same output.
+	void stop();
+	void start();
+
 	// Every message rsyslog wrote so far, waiting until there are at least `count`.
 	std::vector<nlohmann::json> received(std::size_t count, std::chrono::milliseconds timeout) const;
 	std::string log() const;

@@ -9,12 +9,14 @@
 //
 // Every queue is bounded and every hand-over is non-blocking: a full queue drops
 // the alert and counts it against the sink(s) that missed it. Detection never
-// waits for hashing, formatting or delivery.
+// waits for hashing, formatting or delivery. A sink that fails (peer down, disk
+// full) keeps its alerts queued and retries them with backoff (sink_queue.hpp).
 #pragma once
 
 #include "mxwatch/alerts/alert.hpp"
 #include "mxwatch/alerts/alert_format.hpp"
 #include "mxwatch/sinks/alert_sink.hpp"
+#include "mxwatch/sinks/sink_queue.hpp"
 #include "mxwatch/detect/detector.hpp"
 #include "mxwatch/enrich/process_info.hpp"
 
@@ -33,13 +35,6 @@ struct AlertEvent {
 	std::optional<ResponseOutcome> response; // the --action taken, if any
 };
 
-struct SinkStats {
-	std::string name;
-	std::uint64_t delivered = 0;
-	std::uint64_t failed = 0;  // the sink could not deliver (peer down, disk full)
-	std::uint64_t dropped = 0; // never reached the sink: a queue was full
-};
-
 class AlertOutput {
 public:
 	virtual ~AlertOutput() = default;
@@ -47,7 +42,7 @@ public:
 	virtual void publish(const AlertEvent &event) = 0;
 	// SIGHUP: reopen files and connections.
 	virtual void reopen() {}
-	// Per sink: delivered, failed, dropped (for metrics); empty if not counted.
+	// Per sink: delivered, failed, dropped, retried... (for metrics); empty if not counted.
 	virtual std::vector<SinkStats> stats() const { return {}; }
 };
 
@@ -77,27 +72,34 @@ struct OutputSettings {
 	// The enrich stage's executable-hash cache (ProcessDirectory::hasher()), one
 	// per daemon; null: alerts carry no hash (replay: the files are not here).
 	std::shared_ptr<ExecutableHasher> hasher;
+	// How a failing sink's retries are spaced.
+	BackoffPolicy retry;
 };
 
 class QueuedOutput final : public AlertOutput {
 public:
 	QueuedOutput(HostIdentity host, OutputSettings settings = {});
-	// Delivers what is queued, for at most drain_timeout, then logs each sink's counts.
+	// shutdown(), if it was not called.
 	~QueuedOutput() override;
+	// Delivers what is queued, for at most drain_timeout (retrying as usual), then
+	// counts what is left as failed and logs each sink's counts. Publishing after
+	// it counts drops; stats() stay readable.
+	void shutdown();
 
 	void add_sink(std::unique_ptr<AlertSink> sink);
 	void publish(const AlertEvent &event) override;
 	void reopen() override;
 
-	// Waits until everything published so far was delivered or dropped.
+	// Waits until everything published so far was delivered, dropped or given up
+	// (false at the timeout, e.g. while a sink is failing).
 	bool flush(std::chrono::milliseconds timeout);
 	std::vector<SinkStats> stats() const override;
 
 private:
 	struct Shared;
-	struct SinkWorker;
 	std::shared_ptr<Shared> shared_;
 	OutputSettings settings_;
+	bool shut_down_ = false;
 };
 
 } // namespace mxwatch

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "mxwatch/sinks/sink_queue.hpp"
+
+#include <bit>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+namespace mxwatch
+{
+namespace
+{
+
+using Clock = std::chrono::steady_clock;
+
+// While a sink stays down, the log says so again this often.
+constexpr auto kReminderInterval = std::chrono::minutes(5);
+// At shutdown, how long a thread that was told to give up may take to notice.
+constexpr auto kGiveUpGrace = std::chrono::milliseconds(100);
+
+const char *plural(std::uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+double seconds(Clock::duration d)
+{
+	return std::chrono::duration<double>(d).count();
+}
+
+} // namespace
+
+// Everything the thread touches, shared with it: a thread abandoned at shutdown
+// (stuck in a write) keeps it alive and never sees dangling pointers.
+struct SinkQueue::State {
+	std::string name;
+	std::unique_ptr<AlertSink> sink;
+	std::size_t capacity = 0;
+	Backoff backoff;
+
+	mutable std::mutex mutex;
+	std::condition_variable wake; // an item, a poke, close, give up
+	std::condition_variable idle; // drained or finished
+	std::deque<Item> items;
+	bool in_flight = false; // an item (or a reopen) is in the sink's hands
+	bool poked = false;
+	bool closed = false;
+	bool abandoned = false; // shutdown gave up: end without writing more
+	bool finished = false;
+	bool stopped = false; // stop() ran
+	Clock::time_point retry_at{};
+	std::thread thread;
+
+	std::uint64_t delivered = 0, failed = 0, dropped = 0, retried = 0, late = 0;
+
+	// The outage in progress, if any.
+	bool failing = false;
+	bool recovering = false; // delivering again, the backlog not yet out
+	std::size_t backlog = 0; // alerts queued before the recovery still to go
+	std::uint64_t late_in_outage = 0, dropped_before = 0, retried_before = 0;
+	Clock::time_point failing_since{}, recovered_at{}, last_reminder{};
+	std::string last_error;
+
+	State(std::unique_ptr<AlertSink> s, std::size_t cap, BackoffPolicy policy)
+	    : name(s->name()), sink(std::move(s)), capacity(cap), backoff(policy)
+	{
+	}
+
+	void on_delivered(Clock::time_point now)
+	{
+		backoff.reset();
+		retry_at = {};
+		if (!failing)
+			return;
+		late++;
+		late_in_outage++;
+		if (!recovering) {
+			recovering = true;
+			recovered_at = now;
+			backlog = items.size();
+		} else if (backlog > 0) {
+			backlog--;
+		}
+		if (backlog > 0)
+			return;
+		spdlog::warn("alert sink {} recovered after {:.1f} s: {} alert{} delivered late, {} dropped and {} "
+		             "attempt{} retried meanwhile",
+		             name, seconds(recovered_at - failing_since), late_in_outage, plural(late_in_outage),
+		             dropped - dropped_before, retried - retried_before, plural(retried - retried_before));
+		failing = recovering = false;
+		late_in_outage = 0;
+	}
+
+	void on_retry(const std::string &error, Clock::time_point now)
+	{
+		const auto wait = backoff.next();
+		retry_at = now + wait;
+		last_error = error;
+		if (!failing) {
+			failing = true;
+			recovering = false;
+			failing_since = last_reminder = now;
+			dropped_before = dropped;
+			retried_before = retried - 1;
+			late_in_outage = 0;
+			spdlog::warn(
+			    "alert sink {} is failing ({}): {} alert{} kept queued and retried, first in {} ms, "
+			    "then backing off up to {} s",
+			    name, error, items.size(), plural(items.size()), wait.count(),
+			    backoff.policy().max.count() / 1000.0);
+			return;
+		}
+		recovering = false; // down again before the backlog went out: the same outage
+		if (now - last_reminder >= kReminderInterval) {
+			last_reminder = now;
+			spdlog::warn("alert sink {} still failing after {:.0f} s ({}): {} queued, {} dropped so far",
+			             name, seconds(now - failing_since), error, items.size(), dropped);
+			return;
+		}
+		spdlog::debug("alert sink {}: {}; retrying in {} ms", name, error, wait.count());
+	}
+
+	void on_rejected(const std::string &error)
+	{
+		backoff.reset();
+		retry_at = {};
+		// Logged at powers of two: visible at once, never a flood.
+		if (std::has_single_bit(failed))
+			spdlog::warn("alert sink {} rejected an alert ({}): {} alert{} failed so far", name, error,
+			             failed, plural(failed));
+	}
+
+	void count_drop(std::uint64_t n)
+	{
+		const std::uint64_t before = dropped;
+		dropped += n;
+		if (std::bit_width(before) != std::bit_width(dropped))
+			spdlog::warn(
+			    "alert sink {} is not keeping up: {} alert{} dropped so far ({} queued, the most it "
+			    "holds{})",
+			    name, dropped, plural(dropped), items.size() + (in_flight ? 1 : 0),
+			    failing ? "; it is failing: " + last_error : "");
+	}
+
+	bool idle_now() const { return items.empty() && !in_flight; }
+
+	static void run(State &s)
+	{
+		std::unique_lock lock(s.mutex);
+		while (!s.abandoned) {
+			if (s.poked) {
+				s.poked = false;
+				s.in_flight = true;
+				lock.unlock();
+				try {
+					s.sink->reopen();
+				} catch (...) {
+				}
+				lock.lock();
+				s.in_flight = false;
+				s.retry_at = {}; // an operator's SIGHUP: try the waiting alert now
+				continue;
+			}
+			if (s.items.empty()) {
+				if (s.closed)
+					break;
+				s.idle.notify_all();
+				s.wake.wait(lock);
+				continue;
+			}
+			if (Clock::now() < s.retry_at) {
+				s.wake.wait_until(lock, s.retry_at);
+				continue;
+			}
+			Item item = std::move(s.items.front());
+			s.items.pop_front();
+			s.in_flight = true;
+			lock.unlock();
+			Delivery result = Delivery::Rejected;
+			std::string error;
+			// An escaping exception must not end the thread (std::terminate) and with
+			// it the daemon; nor may it hold the queue forever.
+			try {
+				result = s.sink->write(*item);
+				if (result != Delivery::Delivered)
+					error = s.sink->last_error();
+			} catch (const std::exception &e) {
+				error = e.what();
+			} catch (...) {
+				error = "unknown exception";
+			}
+			if (error.empty())
+				error = "no reason given";
+			lock.lock();
+			s.in_flight = false;
+			if (s.abandoned) {
+				(result == Delivery::Delivered ? s.delivered : s.failed)++;
+				break;
+			}
+			switch (result) {
+			case Delivery::Delivered:
+				s.delivered++;
+				s.on_delivered(Clock::now());
+				break;
+			case Delivery::Rejected:
+				s.failed++;
+				s.on_rejected(error);
+				break;
+			case Delivery::Retry:
+				s.items.push_front(std::move(item)); // it stays first: order is kept
+				s.retried++;
+				s.on_retry(error, Clock::now());
+				break;
+			}
+		}
+		s.finished = true;
+		s.idle.notify_all();
+	}
+};
+
+SinkQueue::SinkQueue(std::unique_ptr<AlertSink> sink, std::size_t capacity, BackoffPolicy backoff)
+    : state_(std::make_shared<State>(std::move(sink), capacity, backoff))
+{
+	state_->thread = std::thread([state = state_] { State::run(*state); });
+}
+
+SinkQueue::~SinkQueue()
+{
+	stop(Clock::now());
+}
+
+const std::string &SinkQueue::name() const
+{
+	return state_->name;
+}
+
+bool SinkQueue::offer(Item alert)
+{
+	{
+		std::lock_guard lock(state_->mutex);
+		if (state_->closed || state_->items.size() + (state_->in_flight ? 1 : 0) >= state_->capacity) {
+			state_->count_drop(1);
+			return false;
+		}
+		state_->items.push_back(std::move(alert));
+	}
+	state_->wake.notify_one();
+	return true;
+}
+
+void SinkQueue::count_drop(std::uint64_t n)
+{
+	if (n == 0)
+		return;
+	std::lock_guard lock(state_->mutex);
+	state_->count_drop(n);
+}
+
+void SinkQueue::reopen()
+{
+	{
+		std::lock_guard lock(state_->mutex);
+		state_->poked = true;
+	}
+	state_->wake.notify_one();
+}
+
+bool SinkQueue::wait_idle(Clock::time_point deadline)
+{
+	std::unique_lock lock(state_->mutex);
+	return state_->idle.wait_until(lock, deadline,
+	                               [&] { return state_->finished || (state_->idle_now() && !state_->poked); });
+}
+
+void SinkQueue::close()
+{
+	{
+		std::lock_guard lock(state_->mutex);
+		state_->closed = true;
+	}
+	state_->wake.notify_one();
+}
+
+std::uint64_t SinkQueue::stop(Clock::time_point deadline)
+{
+	State &s = *state_;
+	close();
+	std::unique_lock lock(s.mutex);
+	if (s.stopped)
+		return 0;
+	s.stopped = true;
+	s.idle.wait_until(lock, deadline, [&] { return s.finished; });
+	std::uint64_t given_up = 0;
+	bool writing = false;
+	if (!s.finished) {
+		s.abandoned = true;
+		given_up = s.items.size();
+		s.failed += given_up;
+		s.items.clear();
+		writing = s.in_flight;
+		s.wake.notify_one();
+		// A thread waiting for its next retry ends at once; one inside a write is
+		// left to finish it (counted then, if it ever returns).
+		s.idle.wait_for(lock, kGiveUpGrace, [&] { return s.finished; });
+	}
+	const bool done = s.finished;
+	const std::string error = s.failing ? s.last_error : std::string{};
+	lock.unlock();
+	if (s.thread.joinable()) {
+		if (done)
+			s.thread.join();
+		else
+			s.thread.detach();
+	}
+	if (given_up > 0 || writing)
+		spdlog::warn(
+		    "alert sink {}: {} alert{} not delivered when the drain timeout ended{}{}; counted as failed",
+		    s.name, given_up, plural(given_up), error.empty() ? "" : " (" + error + ")",
+		    writing ? ", and one still being written" : "");
+	return given_up;
+}
+
+SinkStats SinkQueue::stats() const
+{
+	const State &s = *state_;
+	std::lock_guard lock(s.mutex);
+	return {s.name,   s.delivered, s.failed, s.dropped, s.retried, s.late, s.items.size() + (s.in_flight ? 1 : 0),
+	        s.failing};
+}
+
+} // namespace mxwatch

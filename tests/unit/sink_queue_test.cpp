@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The backoff schedule, and a sink's queue through an outage: alerts that could
+// not be delivered stay queued and go out in order, each once; past the bound
+// drops are counted; the log says when a sink starts failing and when it
+// recovered; at shutdown what is left is counted as failed. (The real peers, an
+// rsyslogd stopped and restarted and a full tmpfs, are in
+// tests/integration/sink_outage_test.cpp.)
+#include "alert_samples.hpp"
+
+#include "mxwatch/sinks/sink_queue.hpp"
+
+#include <deque>
+#include <gtest/gtest.h>
+#include <mutex>
+#include <set>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+namespace mxwatch
+{
+namespace
+{
+
+using namespace std::chrono_literals;
+
+TEST(Backoff, DoublesFromHalfASecondToThirtySeconds)
+{
+	const BackoffPolicy policy; // the default every sink uses
+	const std::vector<long> expected = {500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000};
+	for (unsigned n = 1; n <= expected.size(); n++)
+		EXPECT_EQ(Backoff::ceiling(policy, n).count(), expected[n - 1]) << "failure " << n;
+	EXPECT_EQ(Backoff::ceiling(policy, 1000).count(), 30000); // no overflow however long the outage
+}
+
+TEST(Backoff, EachWaitIsJitteredBelowItsCeilingAndResetStartsOver)
+{
+	const BackoffPolicy policy;
+	Backoff backoff(policy, 42);
+	for (int round = 0; round < 3; round++) {
+		for (unsigned n = 1; n <= 12; n++) {
+			const auto wait = backoff.next();
+			const auto top = Backoff::ceiling(policy, n);
+			EXPECT_LE(wait, top) << "failure " << n;
+			EXPECT_GE(wait.count(),
+			          static_cast<long>(static_cast<double>(top.count()) * (1 - policy.jitter)))
+			    << "failure " << n;
+			EXPECT_EQ(backoff.failures(), n);
+		}
+		backoff.reset();
+		EXPECT_EQ(backoff.failures(), 0u);
+	}
+}
+
+TEST(Backoff, JitterSpreadsDaemonsThatFailedTogether)
+{
+	// A fleet (one daemon per node) that lost the same receiver at the same moment.
+	std::set<long> first_waits;
+	for (std::uint64_t node = 0; node < 50; node++)
+		first_waits.insert(Backoff({}, node).next().count());
+	EXPECT_GT(first_waits.size(), 25u);
+	// Without jitter the schedule is exact.
+	Backoff exact({.initial = 100ms, .max = 1000ms, .jitter = 0});
+	for (long expected : {100, 200, 400, 800, 1000})
+		EXPECT_EQ(exact.next().count(), expected);
+}
+
+// What the test's sink does, shared with it (it outlives an abandoned thread).
+struct Script {
+	std::mutex mutex;
+	std::deque<Delivery> results; // one per attempt; Delivered when empty
+	bool throw_next = false;
+	std::vector<std::string> delivered;
+	int attempts = 0;
+	int reopens = 0;
+};
+
+class ScriptedSink final : public AlertSink
+{
+public:
+	explicit ScriptedSink(std::shared_ptr<Script> s) : s_(std::move(s)) {}
+	Delivery write(const RenderedAlert &alert) override
+	{
+		std::lock_guard lock(s_->mutex);
+		s_->attempts++;
+		if (s_->throw_next) {
+			s_->throw_next = false;
+			throw std::runtime_error("sink bug");
+		}
+		Delivery result = Delivery::Delivered;
+		if (!s_->results.empty()) {
+			result = s_->results.front();
+			s_->results.pop_front();
+		}
+		if (result == Delivery::Delivered)
+			s_->delivered.push_back(alert.document);
+		return result;
+	}
+	std::string last_error() const override { return "peer down"; }
+	void reopen() override
+	{
+		std::lock_guard lock(s_->mutex);
+		s_->reopens++;
+	}
+	std::string name() const override { return "scripted"; }
+
+private:
+	std::shared_ptr<Script> s_;
+};
+
+SinkQueue::Item alert(int n)
+{
+	return std::make_shared<const RenderedAlert>(RenderedAlert{.document = "alert " + std::to_string(n)});
+}
+
+// Retries in a unit test wait a few milliseconds, not seconds.
+constexpr BackoffPolicy kFast{.initial = 1ms, .max = 4ms};
+
+// The log lines of one test.
+class CapturedLog
+{
+public:
+	CapturedLog()
+	    : ring_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256)), saved_(spdlog::default_logger())
+	{
+		auto logger = std::make_shared<spdlog::logger>("test", ring_);
+		logger->set_pattern("%l %v");
+		spdlog::set_default_logger(logger);
+	}
+	~CapturedLog() { spdlog::set_default_logger(saved_); }
+	std::vector<std::string> lines() const { return ring_->last_formatted(); }
+	std::vector<std::string> matching(const std::string &text) const
+	{
+		std::vector<std::string> out;
+		for (const auto &line : lines())
+			if (line.find(text) != std::string::npos)
+				out.push_back(line);
+		return out;
+	}
+
+private:
+	std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_;
+	std::shared_ptr<spdlog::logger> saved_;
+};
+
+template <typename Pred> bool eventually(Pred pred)
+{
+	const auto deadline = std::chrono::steady_clock::now() + 20s;
+	while (!pred()) {
+		if (std::chrono::steady_clock::now() > deadline)
+			return false;
+		std::this_thread::sleep_for(1ms);
+	}
+	return true;
+}
+
+TEST(SinkQueue, AnOutageDelaysAlertsButDeliversEachOnceInOrder)
+{
+	CapturedLog log;
+	auto script = std::make_shared<Script>();
+	script->results.assign(5, Delivery::Retry); // the peer is down for five attempts
+	SinkQueue queue(std::make_unique<ScriptedSink>(script), 64, kFast);
+	for (int i = 0; i < 10; i++)
+		ASSERT_TRUE(queue.offer(alert(i)));
+	ASSERT_TRUE(queue.wait_idle(std::chrono::steady_clock::now() + 20s));
+
+	const SinkStats s = queue.stats();
+	EXPECT_EQ(s.delivered, 10u);
+	EXPECT_EQ(s.retried, 5u);
+	EXPECT_EQ(s.failed, 0u);
+	EXPECT_EQ(s.dropped, 0u);
+	EXPECT_EQ(s.late, 10u); // all ten waited out the outage
+	EXPECT_EQ(s.queued, 0u);
+	EXPECT_FALSE(s.failing);
+	std::lock_guard lock(script->mutex);
+	ASSERT_EQ(script->delivered.size(), 10u);
+	for (int i = 0; i < 10; i++)
+		EXPECT_EQ(script->delivered[i], "alert " + std::to_string(i));
+	EXPECT_EQ(script->attempts, 15);
+
+	// One warning when it started failing, one when it recovered; none per retry.
+	const auto failing = log.matching("alert sink scripted is failing (peer down)");
+	ASSERT_EQ(failing.size(), 1u) << testing::PrintToString(log.lines());
+	EXPECT_TRUE(failing[0].starts_with("warning "));
+	const auto recovered = log.matching("alert sink scripted recovered after");
+	ASSERT_EQ(recovered.size(), 1u) << testing::PrintToString(log.lines());
+	EXPECT_NE(recovered[0].find("10 alerts delivered late, 0 dropped and 5 attempts retried"), std::string::npos)
+	    << recovered[0];
+}
+
+TEST(SinkQueue, PastTheBoundDropsAreCountedAndShutdownCountsWhatIsLeft)
+{
+	CapturedLog log;
+	auto script = std::make_shared<Script>();
+	script->results.assign(1'000'000, Delivery::Retry); // down for good
+	SinkQueue queue(std::make_unique<ScriptedSink>(script), 4, kFast);
+	int accepted = 0;
+	for (int i = 0; i < 100; i++)
+		accepted += queue.offer(alert(i)) ? 1 : 0;
+	EXPECT_EQ(accepted, 4);
+	ASSERT_TRUE(eventually([&] { return queue.stats().failing; }));
+	SinkStats s = queue.stats();
+	EXPECT_EQ(s.dropped, 96u);
+	EXPECT_EQ(s.queued, 4u);
+	EXPECT_EQ(s.delivered, 0u);
+	EXPECT_GE(s.retried, 1u);
+	// Drops are logged at powers of two: 1, 2, 4, ... 64.
+	EXPECT_EQ(log.matching("is not keeping up").size(), 7u) << testing::PrintToString(log.lines());
+	EXPECT_FALSE(queue.wait_idle(std::chrono::steady_clock::now() + 20ms)); // still holding them
+
+	EXPECT_EQ(queue.stop(std::chrono::steady_clock::now() + 50ms), 4u);
+	s = queue.stats();
+	EXPECT_EQ(s.failed, 4u);
+	EXPECT_EQ(s.queued, 0u);
+	EXPECT_EQ(s.delivered + s.failed + s.dropped, 100u); // every alert accounted for
+	EXPECT_EQ(log.matching("4 alerts not delivered when the drain timeout ended (peer down)").size(), 1u)
+	    << testing::PrintToString(log.lines());
+	EXPECT_FALSE(queue.offer(alert(100))); // closed: a drop, not a hang
+	EXPECT_EQ(queue.stats().dropped, 97u);
+}
+
+TEST(SinkQueue, ShutdownKeepsRetryingUntilTheDeadline)
+{
+	auto script = std::make_shared<Script>();
+	script->results.assign(3, Delivery::Retry);
+	SinkQueue queue(std::make_unique<ScriptedSink>(script), 16, kFast);
+	for (int i = 0; i < 5; i++)
+		queue.offer(alert(i));
+	EXPECT_EQ(queue.stop(std::chrono::steady_clock::now() + 20s), 0u);
+	EXPECT_EQ(queue.stats().delivered, 5u);
+	EXPECT_EQ(queue.stats().failed, 0u);
+}
+
+TEST(SinkQueue, ARejectedAlertIsCountedAndTheNextOneGoesOut)
+{
+	auto script = std::make_shared<Script>();
+	script->results = {Delivery::Delivered, Delivery::Rejected, Delivery::Delivered};
+	script->throw_next = false;
+	SinkQueue queue(std::make_unique<ScriptedSink>(script), 16, kFast);
+	for (int i = 0; i < 3; i++)
+		queue.offer(alert(i));
+	ASSERT_TRUE(queue.wait_idle(std::chrono::steady_clock::now() + 20s));
+	EXPECT_EQ(queue.stats().delivered, 2u);
+	EXPECT_EQ(queue.stats().failed, 1u);
+	EXPECT_EQ(queue.stats().retried, 0u);
+
+	// A sink that throws is a rejected alert, not a dead thread.
+	{
+		std::lock_guard lock(script->mutex);
+		script->throw_next = true;
+	}
+	queue.offer(alert(3));
+	queue.offer(alert(4));
+	ASSERT_TRUE(queue.wait_idle(std::chrono::steady_clock::now() + 20s));
+	EXPECT_EQ(queue.stats().failed, 2u);
+	EXPECT_EQ(queue.stats().delivered, 3u);
+	std::lock_guard lock(script->mutex);
+	EXPECT_EQ(script->delivered.back(), "alert 4");
+}
+
+TEST(SinkQueue, ReopenRetriesAtOnceInsteadOfWaitingOutTheBackoff)
+{
+	auto script = std::make_shared<Script>();
+	script->results = {Delivery::Retry};
+	// After one failure the next attempt would be an hour away.
+	SinkQueue queue(std::make_unique<ScriptedSink>(script), 16, {.initial = 1h, .max = 1h, .jitter = 0});
+	queue.offer(alert(0));
+	ASSERT_TRUE(eventually([&] { return queue.stats().retried == 1; }));
+	EXPECT_FALSE(queue.wait_idle(std::chrono::steady_clock::now() + 20ms));
+	queue.reopen(); // SIGHUP: the operator fixed the peer
+	ASSERT_TRUE(queue.wait_idle(std::chrono::steady_clock::now() + 20s));
+	EXPECT_EQ(queue.stats().delivered, 1u);
+	std::lock_guard lock(script->mutex);
+	EXPECT_EQ(script->reopens, 1);
+}
+
+} // namespace
+} // namespace mxwatch
