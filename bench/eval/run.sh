@@ -32,7 +32,7 @@ respawn() { # workers that live 1.5 s each, like a miner evading per-process sta
 compile_loop() {
 	local end=$((SECONDS + $1))
 	while ((SECONDS < end)); do
-		g++ -std=c++20 -O2 -I"$build/../include" -I"$build/generated" -c "$build/../src/detector.cpp" -o "$tmp/d.o"
+		g++ -std=c++20 -O2 -I"$build/../include" -I"$build/generated" -c "$build/../src/detect/detector.cpp" -o "$tmp/d.o"
 	done
 }
 python_loop() {
