@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// `mxwatch record -o FILE`: the raw samples the kernel sends, as JSON lines, for
-// offline study and test fixtures. No detector and no /proc look-ups: the file
-// holds exactly what a detector would have been fed.
+// `mxwatch record -o FILE`: the records the kernel sends (summaries, or with
+// --raw one record per sample), as JSON lines, for offline study and test
+// fixtures. No detector and no /proc look-ups: the file holds exactly what a
+// detector would have been fed.
 #include "mxwatch/alerts/alert.hpp"
 #include "mxwatch/cli/cli.hpp"
 #include "mxwatch/util/errors.hpp"
 #include "mxwatch/kernel/host_checks.hpp"
 #include "mxwatch/recording/sample_file.hpp"
+#include "mxwatch/kernel/reader_priority.hpp"
 #include "mxwatch/kernel/sampling_floor.hpp"
 #include "mxwatch/version.hpp"
 
@@ -25,6 +27,7 @@ namespace {
 struct RecordOptions {
 	std::string output;
 	double duration_s = 0; // 0: until SIGINT/SIGTERM
+	bool raw = false;      // one record per sample instead of per-thread summaries
 };
 
 std::uint64_t monotonic_now_ns()
@@ -69,7 +72,8 @@ int run_record(const CommonOptions &common, const RecordOptions &options)
 		writer->write_header(header);
 		header_written = true;
 	};
-	const PipelineOptions pipeline = common.to_pipeline_options();
+	PipelineOptions pipeline = common.to_pipeline_options();
+	pipeline.sampler.raw_samples = options.raw;
 	sampler = std::make_unique<KernelSampler>(pipeline.sampler, [&](const Sample &sample) {
 		write_header_once();
 		writer->write(sample);
@@ -77,6 +81,7 @@ int run_record(const CommonOptions &common, const RecordOptions &options)
 	// The same floor as `run`: a recording should show the sample rates run would get.
 	const SamplingFloor sampling_floor(pipeline.sampling_floor_hz);
 	header.sampling_floor_hz = sampling_floor.wakers() ? sampling_floor.rate_hz() : 0;
+	make_reader_realtime(); // like run's reader: a recording of a busy host should not have gaps
 
 	const bool to_stdout = options.output == "-";
 	const std::string shown = to_stdout ? "stdout" : options.output;
@@ -120,8 +125,10 @@ int run_record(const CommonOptions &common, const RecordOptions &options)
 
 	const double seconds = std::chrono::duration<double>(clock::now() - start).count();
 	const SamplerCounters c = sampler->counters();
-	spdlog::info("wrote {} samples to {} in {:.1f} s (kernel: {} hits, {} records sent, {} lost)",
-		     writer->samples_written(), shown, seconds, c.hits, c.sent, c.lost);
+	spdlog::info("wrote {} records to {} in {:.1f} s (kernel: {} hits, {} records sent, {} lost, {}+{} summaries "
+		     "deferred)",
+		     writer->samples_written(), shown, seconds, c.hits, c.sent, c.lost, c.deferred_budget,
+		     c.deferred_full);
 	if (c.lost)
 		spdlog::warn("{} records were lost in the kernel (ring buffer full): the recording has gaps; "
 			     "try a larger --ring-buffer-kib",
@@ -134,13 +141,17 @@ int run_record(const CommonOptions &common, const RecordOptions &options)
 void add_record_command(CLI::App &app, const CommonOptions &common, CommandAction &action)
 {
 	auto options = std::make_shared<RecordOptions>();
-	CLI::App *cmd = app.add_subcommand("record", "Write the raw samples as JSON lines (docs/sample-format.md), "
+	CLI::App *cmd = app.add_subcommand("record", "Write what the kernel sends as JSON lines (docs/sample-format.md), "
 						     "for offline study and test fixtures");
 	cmd->add_option("-o,--output", options->output, "File to write, - for stdout (overwritten)")
 		->required()
 		->configurable(false);
 	cmd->add_option("-d,--duration", options->duration_s, "Seconds to record (default: until SIGINT/SIGTERM)")
 		->check(CLI::Range(0.1, 31'536'000.0))
+		->configurable(false);
+	cmd->add_flag("--raw", options->raw,
+		      "One record per sample (every non-default sample and return to the default mode) instead of "
+		      "per-thread summaries")
 		->configurable(false);
 	cmd->callback([&common, &action, options] { action = [&common, options] { return run_record(common, *options); }; });
 }

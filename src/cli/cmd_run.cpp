@@ -59,6 +59,8 @@ MetricsSnapshot snapshot(const Pipeline &pipeline, const ReloadCounts &reloads)
 	s.reloads_failed = reloads.failed;
 	s.last_reload_ok = reloads.last_ok;
 	s.last_reload_success_unix = reloads.last_success_unix;
+	s.attachment_problem = pipeline.attachment_problem();
+	s.reader_realtime = pipeline.reader_realtime_refusal().empty();
 	return s;
 }
 
@@ -144,8 +146,10 @@ int run_daemon(const CommandLine &cli)
 		}
 		if (const auto now = std::chrono::steady_clock::now(); now >= next_stats) {
 			const auto c = pipeline.sampler().counters();
-			spdlog::info("kernel: {} hits, {} records sent, {} lost; tracking {} processes", c.hits, c.sent,
-				     c.lost, pipeline.detector().processes().size());
+			spdlog::info("kernel: {} hits, {} records sent, {} lost ({} samples), {}+{} summaries deferred "
+				     "(budget, ring full); tracking {} processes",
+				     c.hits, c.sent, c.lost, c.lost_samples, c.deferred_budget, c.deferred_full,
+				     pipeline.detector().processes().size());
 			next_stats = now + std::chrono::minutes(1);
 		}
 	});
@@ -153,6 +157,12 @@ int run_daemon(const CommandLine &cli)
 	const auto c = pipeline.sampler().counters();
 	spdlog::info("stopping: {} hits, {} records sent, {} lost, {} alerts", c.hits, c.sent, c.lost,
 		     pipeline.reports().size());
+	if (!pipeline.attachment_problem().empty()) {
+		if (metrics)
+			metrics->publish(snapshot(pipeline, reloads)); // the last scrape shows why
+		spdlog::error("exiting with an error: mxwatch was blind ({})", pipeline.attachment_problem());
+		return kExitError;
+	}
 	return kExitClean;
 }
 

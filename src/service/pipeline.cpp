@@ -3,6 +3,7 @@
 
 #include "mxwatch/util/errors.hpp"
 #include "mxwatch/kernel/host_checks.hpp"
+#include "mxwatch/kernel/reader_priority.hpp"
 #include "mxwatch/enrich/process_liveness.hpp"
 
 #include <csignal>
@@ -19,6 +20,8 @@ Pipeline::Pipeline(const PipelineOptions &options)
 		throw SetupError(*problem);
 	sampler_ = std::make_unique<KernelSampler>(options.sampler, [this](const Sample &s) { on_sample(s); });
 	sampling_floor_ = std::make_unique<SamplingFloor>(options.sampling_floor_hz, std::chrono::nanoseconds(options.sampler.forget_after_ns));
+	// This thread polls the ring buffer and runs the detector: it must not starve.
+	reader_realtime_refusal_ = make_reader_realtime();
 }
 
 ProcessInfo Pipeline::process_info(const ProcessKey &key) const
@@ -204,6 +207,7 @@ void Pipeline::run_until(const std::atomic<bool> &stop, std::chrono::steady_cloc
 	auto next_tick = clock::now();
 	auto next_expiry = clock::now() + std::chrono::seconds(10);
 	auto next_liveness = clock::now() + std::chrono::seconds(1);
+	auto next_health = clock::now() + kAttachmentCheckInterval;
 	while (!stop.load() && clock::now() < until) {
 		sampler_->poll(100);
 		const auto now = clock::now();
@@ -220,6 +224,15 @@ void Pipeline::run_until(const std::atomic<bool> &stop, std::chrono::steady_cloc
 		if (now >= next_expiry) {
 			expire(now_monotonic_ns());
 			next_expiry = now + std::chrono::seconds(10);
+		}
+		if (now >= next_health) {
+			next_health = now + kAttachmentCheckInterval;
+			if (AttachmentHealth health = sampler_->check_attachment(); !health.ok) {
+				// Blind: better to stop (systemd restarts us, re-attached) than to watch nothing.
+				spdlog::error("{}; stopping", health.problem);
+				attachment_problem_ = std::move(health.problem);
+				break;
+			}
 		}
 	}
 	sampler_->poll(0); // drain what is already there

@@ -75,6 +75,12 @@ public:
 	const PipelineCounts &counts() const { return counts_; }
 	std::vector<SinkStats> output_stats() const { return output_ ? output_->stats() : std::vector<SinkStats>{}; }
 	unsigned sampling_floor_hz() const { return options_.sampling_floor_hz; }
+	// Why run_until() stopped watching: the program was detached or stopped
+	// running (checked every kAttachmentCheckInterval); empty while attached.
+	const std::string &attachment_problem() const { return attachment_problem_; }
+	// Why the reader thread is not real-time, or empty.
+	const std::string &reader_realtime_refusal() const { return reader_realtime_refusal_; }
+	static constexpr std::chrono::seconds kAttachmentCheckInterval{5};
 
 private:
 	// What the pipeline learnt about a process at its first sample.
@@ -103,6 +109,8 @@ private:
 	std::unordered_map<ProcessKey, KnownProcess, ProcessKeyHash> known_;
 	std::uint64_t samples_seen_ = 0;
 	PipelineCounts counts_;
+	std::string attachment_problem_;
+	std::string reader_realtime_refusal_;
 	std::unique_ptr<KernelSampler> sampler_; // detached before the rest goes away
 	std::unique_ptr<SamplingFloor> sampling_floor_; // last: its wakers stop first
 };
