@@ -6,6 +6,7 @@
 #include "mxwatch/alerts/alert_format.hpp"
 #include "mxwatch/alerts/journal_fields.hpp"
 #include "mxwatch/alerts/syslog_message.hpp"
+#include "mxwatch/util/utf8.hpp"
 #include "rfc5424_parser.hpp"
 
 #include <cstdio>

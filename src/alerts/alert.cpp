@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/alerts/alert.hpp"
 
+#include "mxwatch/util/utf8.hpp"
+
 #include <algorithm>
 #include <array>
 #include <fmt/chrono.h>
@@ -33,77 +35,7 @@ std::optional<std::string> first_word_of(const char *path)
 	return std::nullopt;
 }
 
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD"; // U+FFFD
-
-// Length of the valid UTF-8 sequence at the start of `s` and its code point,
-// or the length of the longest invalid prefix to replace (then cp is nullopt).
-std::pair<std::size_t, std::optional<char32_t>> decode_one(std::string_view s)
-{
-	const auto b0 = static_cast<unsigned char>(s[0]);
-	if (b0 < 0x80)
-		return {1, b0};
-	std::size_t length = 0;
-	unsigned char low = 0x80, high = 0xBF; // allowed range of the second byte (RFC 3629)
-	char32_t cp = 0;
-	if (b0 >= 0xC2 && b0 <= 0xDF) {
-		length = 2;
-		cp = b0 & 0x1F;
-	} else if (b0 >= 0xE0 && b0 <= 0xEF) {
-		length = 3;
-		cp = b0 & 0x0F;
-		if (b0 == 0xE0)
-			low = 0xA0; // overlong
-		if (b0 == 0xED)
-			high = 0x9F; // surrogates
-	} else if (b0 >= 0xF0 && b0 <= 0xF4) {
-		length = 4;
-		cp = b0 & 0x07;
-		if (b0 == 0xF0)
-			low = 0x90; // overlong
-		if (b0 == 0xF4)
-			high = 0x8F; // above U+10FFFF
-	} else {
-		return {1, std::nullopt};
-	}
-	for (std::size_t i = 1; i < length; i++) {
-		if (i >= s.size())
-			return {i, std::nullopt};
-		const auto b = static_cast<unsigned char>(s[i]);
-		const unsigned char lo = i == 1 ? low : 0x80, hi = i == 1 ? high : 0xBF;
-		if (b < lo || b > hi)
-			return {i, std::nullopt}; // the maximal invalid subpart ends before b
-		cp = (cp << 6) | (b & 0x3F);
-	}
-	return {length, cp};
-}
-
-std::string clean_utf8(std::string_view raw, bool drop_controls)
-{
-	std::string out;
-	out.reserve(raw.size());
-	while (!raw.empty()) {
-		const auto [length, cp] = decode_one(raw);
-		const bool control = cp && (*cp < 0x20 || (*cp >= 0x7F && *cp < 0xA0));
-		if (!cp || (drop_controls && control))
-			out += kReplacement;
-		else
-			out.append(raw.substr(0, length));
-		raw.remove_prefix(length);
-	}
-	return out;
-}
-
 } // namespace
-
-std::string valid_utf8(std::string_view raw)
-{
-	return clean_utf8(raw, false);
-}
-
-std::string printable_utf8(std::string_view raw)
-{
-	return clean_utf8(raw, true);
-}
 
 std::string_view to_string(AlertStage stage)
 {

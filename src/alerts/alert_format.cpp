@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/alerts/alert_format.hpp"
 
+#include "mxwatch/util/utf8.hpp"
+
 #include <fmt/format.h>
 
 namespace mxwatch {

@@ -1,22 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/alerts/syslog_message.hpp"
 
+#include "mxwatch/util/utf8.hpp"
+
 #include <array>
 #include <fmt/format.h>
 
 namespace mxwatch {
 namespace {
-
-// Cuts valid UTF-8 to at most max bytes without splitting a character.
-std::string_view truncate_utf8(std::string_view s, std::size_t max)
-{
-	if (s.size() <= max)
-		return s;
-	std::size_t end = max;
-	while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80)
-		end--;
-	return s.substr(0, end);
-}
 
 // HOSTNAME is PRINTUSASCII (33-126), 1 to 255 characters, or "-".
 std::string header_hostname(std::string_view name)

@@ -8,40 +8,6 @@
 namespace mxwatch {
 namespace {
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0.
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i)
-{
-	const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-	const unsigned char lead = byte(i);
-	std::size_t len = 0;
-	std::uint32_t min = 0;
-	if (lead >= 0xC2 && lead <= 0xDF) {
-		len = 2;
-		min = 0x80;
-	} else if (lead >= 0xE0 && lead <= 0xEF) {
-		len = 3;
-		min = 0x800;
-	} else if (lead >= 0xF0 && lead <= 0xF4) {
-		len = 4;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (i + len > s.size())
-		return 0;
-	std::uint32_t cp = lead & (0x7F >> len);
-	for (std::size_t k = 1; k < len; k++) {
-		if ((byte(i + k) & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (byte(i + k) & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	if (cp >= 0x80 && cp < 0xA0) // C1 controls
-		return 0;
-	return len;
-}
-
 std::string bar(double share, int width, bool unicode)
 {
 	const double cells = share * width;
@@ -64,26 +30,6 @@ std::string percent(double share)
 }
 
 } // namespace
-
-std::string terminal_safe(std::string_view raw)
-{
-	std::string out;
-	for (std::size_t i = 0; i < raw.size();) {
-		const auto c = static_cast<unsigned char>(raw[i]);
-		if (c >= 0x20 && c < 0x7F && c != '\\') {
-			out.push_back(static_cast<char>(c));
-			i++;
-		} else if (c >= 0x80 && utf8_sequence_length(raw, i) > 0) {
-			const auto len = utf8_sequence_length(raw, i);
-			out.append(raw.substr(i, len));
-			i += len;
-		} else {
-			out += fmt::format("\\x{:02x}", c);
-			i++;
-		}
-	}
-	return out;
-}
 
 int CheckResult::miners() const
 {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/cli/cli.hpp"
+#include "mxwatch/kernel/live_source.hpp"
 
 #include "mxwatch/service/config_file.hpp"
 #include "mxwatch/util/errors.hpp"
@@ -14,10 +15,16 @@ namespace mxwatch {
 PipelineOptions CommonOptions::to_pipeline_options() const
 {
 	PipelineOptions options;
+	detection.apply(options);
+	return options;
+}
+
+LiveSourceOptions CommonOptions::to_live_source_options() const
+{
+	LiveSourceOptions options;
 	options.sampler.attach = attach_type_from_string(attach);
 	options.sampler.ring_buffer_bytes = ring_buffer_kib * 1024;
 	options.sampling_floor_hz = sampling_floor_hz;
-	detection.apply(options);
 	return options;
 }
 
@@ -87,7 +94,7 @@ std::unique_ptr<CommandLine> make_command_line()
 	add_run_command(app, *cli, cli->action);
 	add_check_command(app, cli->common, cli->action);
 	add_record_command(app, cli->common, cli->action);
-	add_replay_command(app, cli->action);
+	add_replay_command(app, cli->common, cli->action);
 	add_version_command(app, cli->action);
 	add_doctor_command(app, cli->common, cli->action);
 	return cli;

@@ -32,7 +32,9 @@ bool utf8_terminal()
 int run_check(const CommonOptions &common, const CheckOptions &options)
 {
 	StopSignals::install();
-	Pipeline pipeline(common.to_pipeline_options());
+	LiveSource source(common.to_live_source_options());
+	ProcDirectory processes;
+	Pipeline pipeline(common.to_pipeline_options(), source, processes);
 	drop_capabilities_after_attach(privilege_needs(common));
 	// Alerts go to the report at the end; stdout carries only the table or the document.
 
@@ -49,13 +51,13 @@ int run_check(const CommonOptions &common, const CheckOptions &options)
 			     static_cast<unsigned long long>(pipeline.samples_seen()), pipeline.reports().size());
 		std::fflush(stderr);
 	};
-	pipeline.run_until(StopSignals::stop_requested(), until,
+	pipeline.run(StopSignals::stop_requested(), until,
 			   progress ? std::function<void()>(show_progress) : std::function<void()>());
 	if (progress)
 		std::fprintf(stderr, "\r%*s\r", 80, "");
 
 	const double observed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-	const CheckResult result = collect_check_result(pipeline.detector(), pipeline.sampler(), observed,
+	const CheckResult result = collect_check_result(pipeline.detector(), source.sampler(), observed,
 							     [&](const ProcessKey &key) { return pipeline.process_info(key); },
 							     [&](const ProcessKey &key) { return pipeline.allowed(key); });
 	if (options.json) {

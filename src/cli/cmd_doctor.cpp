@@ -216,9 +216,9 @@ void self_test(const CommonOptions &common, const DoctorOptions &options, Doctor
 	PipelineOptions pipeline_options = common.to_pipeline_options();
 	pipeline_options.allowlist = {};                // the child is mxwatch itself: never allowlisted,
 	pipeline_options.action = ResponseAction::None; // and stopped by the doctor, not by --action
-	std::unique_ptr<Pipeline> pipeline;
+	std::unique_ptr<LiveSource> source;
 	try {
-		pipeline = std::make_unique<Pipeline>(pipeline_options);
+		source = std::make_unique<LiveSource>(common.to_live_source_options());
 	} catch (const std::exception &e) {
 		report.add({"attach", false, e.what(),
 			    "see the lines above; `mxwatch -v doctor` shows libbpf's messages, `--attach raw_tp` "
@@ -226,10 +226,12 @@ void self_test(const CommonOptions &common, const DoctorOptions &options, Doctor
 		report.add({"self-test", false, "skipped: the BPF program is not attached", "fix the attach failure"});
 		return;
 	}
+	ProcDirectory processes;
+	const auto pipeline = std::make_unique<Pipeline>(pipeline_options, *source, processes);
 	report.add({"attach", true,
-		    fmt::format("{} on x86_fpu:x86_fpu_regs_deactivated", to_string(pipeline->sampler().attach_type())),
+		    fmt::format("{} on x86_fpu:x86_fpu_regs_deactivated", to_string(source->sampler().attach_type())),
 		    {}});
-	const SamplingFloor &floor = pipeline->sampling_floor();
+	const SamplingFloor &floor = source->sampling_floor();
 	if (floor.rate_hz() == 0)
 		report.add({"sampling floor", true, "off (--sampling-floor-hz 0): CPU-bound miners on idle CPUs are "
 						    "sampled only when something else runs there", {}});
@@ -253,7 +255,7 @@ void self_test(const CommonOptions &common, const DoctorOptions &options, Doctor
 	const auto deadline =
 	    started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
 			  std::chrono::duration<double>(options.deadline_s));
-	pipeline->run_until(done, deadline, [&] {
+	pipeline->run(done, deadline, [&] {
 		for (const auto &r : pipeline->reports())
 			if (r.detection.key.tgid == child && !alert_reason) {
 				alert_reason = r.detection.verdict.reason;
@@ -271,12 +273,12 @@ void self_test(const CommonOptions &common, const DoctorOptions &options, Doctor
 	const bool child_ran = miner.running();
 	miner.stop();
 
-	const auto c = pipeline->sampler().counters();
+	const auto c = source->sampler().counters();
 	// A few lost records do not stop detection; many mean the buffer is too small for this host.
-	const bool ring_ok = pipeline->sampler().malformed_records() == 0 && c.lost * 100 <= c.sent;
+	const bool ring_ok = source->sampler().malformed_records() == 0 && c.lost * 100 <= c.sent;
 	report.add({"ring buffer", ring_ok,
 		    fmt::format("{} KiB: {} records received, {} lost, {} malformed", common.ring_buffer_kib, c.sent, c.lost,
-				pipeline->sampler().malformed_records()),
+				source->sampler().malformed_records()),
 		    ring_ok ? "" : "raise --ring-buffer-kib"});
 	if (floor.wakers() > 0)
 		report.add({"sampling floor", true,
@@ -285,7 +287,7 @@ void self_test(const CommonOptions &common, const DoctorOptions &options, Doctor
 							 : fmt::format(" (not real-time: {}; wakers usually preempt)",
 								       floor.realtime_refusal())),
 			    {}});
-	const std::string layout(pipeline->sampler().fpu_layout());
+	const std::string layout(source->sampler().fpu_layout());
 	report.add({"struct fpu", layout != "unknown",
 		    layout == "fpstate" ? "MXCSR read from fpu->fpstate (5.16 and newer)"
 		    : layout == "state" ? "MXCSR read from fpu->state (before 5.16)"

@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// `mxwatch record -o FILE`: the records the kernel sends (summaries, or with
-// --raw one record per sample), as JSON lines, for offline study and test
-// fixtures. No detector and no /proc look-ups: the file holds exactly what a
-// detector would have been fed.
+// `mxwatch record -o FILE`: the samples the kernel sends, as JSON lines, for
+// offline study and test fixtures, with what /proc said about each process at
+// its first sample: the file holds exactly what `run`'s detector is fed.
 #include "mxwatch/alerts/alert.hpp"
 #include "mxwatch/cli/cli.hpp"
 #include "mxwatch/util/errors.hpp"
 #include "mxwatch/kernel/host_checks.hpp"
 #include "mxwatch/recording/sample_file.hpp"
-#include "mxwatch/kernel/reader_priority.hpp"
-#include "mxwatch/kernel/sampling_floor.hpp"
 #include "mxwatch/version.hpp"
 
 #include <cerrno>
@@ -30,58 +27,14 @@ struct RecordOptions {
 	bool raw = false;      // one record per sample instead of per-thread summaries
 };
 
-std::uint64_t monotonic_now_ns()
-{
-	timespec ts{};
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-// Everything but what only the attached program knows (layout, attach type).
-SampleFileHeader header_now()
-{
-	SampleFileHeader header;
-	// Taken back to back, so that replay can turn sample timestamps into wall time.
-	header.monotonic_ns = monotonic_now_ns();
-	header.recorded_at = rfc3339(std::chrono::system_clock::now());
-	header.host = HostIdentity::read().name;
-	utsname uts{};
-	if (uname(&uts) == 0)
-		header.kernel = uts.release;
-	header.mxwatch = fmt::format("{} ({})", kVersion, kGitRevision);
-	return header;
-}
-
 int run_record(const CommonOptions &common, const RecordOptions &options)
 {
 	StopSignals::install();
-	if (auto problem = first_host_problem(check_host()))
-		throw SetupError(*problem);
-
-	SampleFileHeader header = header_now();
-	std::optional<SampleWriter> writer; // opened once attached: a failed attach leaves no empty file
-	std::unique_ptr<KernelSampler> sampler;
-	bool header_written = false;
-	// The header goes out with the first sample (or at the end): by then the
-	// program has run and knows which struct fpu layout this kernel has.
-	auto write_header_once = [&] {
-		if (header_written)
-			return;
-		header.fpu_layout = sampler->fpu_layout();
-		header.attach = to_string(sampler->attach_type());
-		writer->write_header(header);
-		header_written = true;
-	};
-	PipelineOptions pipeline = common.to_pipeline_options();
-	pipeline.sampler.raw_samples = options.raw;
-	sampler = std::make_unique<KernelSampler>(pipeline.sampler, [&](const Sample &sample) {
-		write_header_once();
-		writer->write(sample);
-	});
-	// The same floor as `run`: a recording should show the sample rates run would get.
-	const SamplingFloor sampling_floor(pipeline.sampling_floor_hz);
-	header.sampling_floor_hz = sampling_floor.wakers() ? sampling_floor.rate_hz() : 0;
-	make_reader_realtime(); // like run's reader: a recording of a busy host should not have gaps
+	LiveSourceOptions live = common.to_live_source_options();
+	// The floor always awake: a recording should show the sample rates run gets.
+	live.park_sampling_floor = false;
+	live.sampler.raw_samples = options.raw;
+	LiveSource source(live); // attached first: a failed attach leaves no empty file
 
 	const bool to_stdout = options.output == "-";
 	const std::string shown = to_stdout ? "stdout" : options.output;
@@ -93,7 +46,17 @@ int run_record(const CommonOptions &common, const RecordOptions &options)
 				fmt::format("cannot open {} for writing: {}", options.output, std::strerror(errno)));
 	}
 	std::ostream &out = to_stdout ? std::cout : file;
-	writer.emplace(out);
+	SampleWriter writer(out);
+	// The header goes out with the first line (or at the end): by then the
+	// program has run and knows which struct fpu layout this kernel has.
+	writer.defer_header([&source] { return recording_header(source); });
+	// The same pipeline as `run`, without alerts: its enrich stage writes each
+	// process's facts beside its samples, so that replay judges groups alike.
+	ProcDirectory processes;
+	PipelineOptions pipeline_options = common.to_pipeline_options();
+	pipeline_options.action = ResponseAction::None;
+	Pipeline pipeline(pipeline_options, source, processes, nullptr);
+	pipeline.set_recorder(&writer);
 	spdlog::info("recording samples to {}{}", shown,
 		     options.duration_s > 0 ? fmt::format(" for {} s", options.duration_s) : " until SIGINT/SIGTERM");
 
@@ -109,25 +72,22 @@ int run_record(const CommonOptions &common, const RecordOptions &options)
 						     std::chrono::duration<double>(options.duration_s))
 				   : clock::time_point::max();
 	auto next_flush = start + std::chrono::seconds(1);
-	const auto &stop = StopSignals::stop_requested();
-	while (!stop.load() && clock::now() < until) {
-		sampler->poll(100);
-		// A reader following the file (tail -f, a pipe into replay) sees samples
-		// within a second; a crash loses at most that much.
+	// A reader following the file (tail -f, a pipe into replay) sees samples
+	// within a second; a crash loses at most that much.
+	pipeline.run(StopSignals::stop_requested(), until, [&] {
 		if (const auto now = clock::now(); now >= next_flush) {
 			flush_or_throw();
 			next_flush = now + std::chrono::seconds(1);
 		}
-	}
-	sampler->poll(0); // what is already in the ring buffer belongs to the recording
-	write_header_once();
+	});
+	writer.finish();
 	flush_or_throw();
 
 	const double seconds = std::chrono::duration<double>(clock::now() - start).count();
-	const SamplerCounters c = sampler->counters();
+	const SamplerCounters c = source.sampler().counters();
 	spdlog::info("wrote {} records to {} in {:.1f} s (kernel: {} hits, {} records sent, {} lost, {}+{} summaries "
 		     "deferred)",
-		     writer->samples_written(), shown, seconds, c.hits, c.sent, c.lost, c.deferred_budget,
+		     writer.samples_written(), shown, seconds, c.hits, c.sent, c.lost, c.deferred_budget,
 		     c.deferred_full);
 	if (c.lost)
 		spdlog::warn("{} records were lost in the kernel (ring buffer full): the recording has gaps; "
@@ -137,6 +97,23 @@ int run_record(const CommonOptions &common, const RecordOptions &options)
 }
 
 } // namespace
+
+SampleFileHeader recording_header(const LiveSource &source)
+{
+	SampleFileHeader header;
+	// Taken back to back, so that replay can turn sample timestamps into wall time.
+	header.monotonic_ns = source.now_ns();
+	header.recorded_at = rfc3339(std::chrono::system_clock::now());
+	header.host = HostIdentity::read().name;
+	utsname uts{};
+	if (uname(&uts) == 0)
+		header.kernel = uts.release;
+	header.mxwatch = fmt::format("{} ({})", kVersion, kGitRevision);
+	header.fpu_layout = source.sampler().fpu_layout();
+	header.attach = to_string(source.sampler().attach_type());
+	header.sampling_floor_hz = source.sampling_floor().wakers() ? source.sampling_floor().rate_hz() : 0;
+	return header;
+}
 
 void add_record_command(CLI::App &app, const CommonOptions &common, CommandAction &action)
 {

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// `mxwatch replay FILE`: the detector over recorded samples, printing the alerts
-// `run` would have sent. No BPF, no root: it runs anywhere, on files from
-// anywhere, so everything about the recorded host comes from the file's header.
-#include "mxwatch/sinks/alert_output.hpp"
+// `mxwatch replay FILE`: recorded samples through the same pipeline as `run`,
+// with every detection, allowlist, format and sink option, printing (or
+// sending) the alerts `run` would have sent. No BPF, no root: it runs anywhere,
+// on files from anywhere, so everything about the recorded host comes from the
+// file (its header and process lines), and nothing is done to any process.
 #include "mxwatch/cli/check_report.hpp"
 #include "mxwatch/cli/cli.hpp"
-#include "mxwatch/recording/sample_file.hpp"
+#include "mxwatch/recording/recording_source.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -19,9 +20,6 @@
 
 namespace mxwatch {
 namespace {
-
-// How often `run` forgets idle processes; replay does it on the samples' clock.
-constexpr std::uint64_t kExpiryIntervalNs = 10'000'000'000;
 
 struct ReplayOptions {
 	std::string file;
@@ -40,8 +38,9 @@ struct ReplayOptions {
 	fail(error.message());
 }
 
-int run_replay(const ReplayOptions &options)
+int run_replay(const CommonOptions &common, const ReplayOptions &options)
 {
+	StopSignals::install();
 	const bool from_stdin = options.file == "-";
 	std::vector<char> read_buffer(256 * 1024); // outlives `file`; 32 times the default: fewer read()s
 	std::ifstream file;
@@ -56,62 +55,46 @@ int run_replay(const ReplayOptions &options)
 	} else {
 		std::ios::sync_with_stdio(false); // else std::cin reads through stdio a byte at a time
 	}
-	SampleReader reader(from_stdin ? std::cin : file, options.file);
-	if (!reader.read_header())
-		fail(*reader.error());
-	const SampleFileHeader &header = reader.header();
-
-	// The same output as `run`, so that replayed alerts read exactly like live ones,
-	// naming the recording host: this host's identity would be a lie.
-	JsonLinesOutput output(HostIdentity{header.host, std::nullopt});
-	output.add_sink(std::make_unique<StdoutSink>());
-	Detector detector;
-	Sample sample;
-	std::uint64_t samples = 0, alerts = 0, first_ns = 0, next_expiry_ns = 0;
-	auto publish = [&](Detection detection) {
-		alerts++;
-		// The process ran on the recording host, maybe long ago: all we know of it is its pid.
-		ProcessInfo process;
-		process.pid = detection.key.tgid;
-		const auto when = sample_wall_time(header, first_ns, detection.timestamp_ns)
-					  .value_or(std::chrono::system_clock::now());
-		output.publish({std::move(detection), std::move(process), when, detector.config().window_ns});
-	};
-	const auto started = std::chrono::steady_clock::now();
-	while (reader.next(sample)) {
-		if (samples++ == 0) {
-			first_ns = sample.timestamp_ns;
-			next_expiry_ns = first_ns + kExpiryIntervalNs;
-		}
-		if (sample.timestamp_ns >= next_expiry_ns) {
-			for (auto &resolved : detector.expire(sample.timestamp_ns))
-				publish(std::move(resolved));
-			next_expiry_ns = sample.timestamp_ns + kExpiryIntervalNs;
-		}
-		if (auto detection = detector.observe(sample))
-			publish(std::move(*detection));
+	std::optional<RecordingSource> source;
+	try {
+		source.emplace(from_stdin ? std::cin : file, terminal_safe(options.file));
+	} catch (const std::runtime_error &e) {
+		fail(e.what());
 	}
+	if (common.detection.action != "none")
+		spdlog::info("replay: --action {} is not applied (the recorded processes are not here)",
+			     common.detection.action);
+
+	// run's pipeline, with the recording as both sample source and process
+	// directory; alerts name the recording host: this host's identity would be a lie.
+	Pipeline pipeline(common.to_pipeline_options(), *source, *source, nullptr);
+	pipeline.set_output(make_batch_output(common.output, HostIdentity{source->header().host, std::nullopt}));
+	const auto started = std::chrono::steady_clock::now();
+	pipeline.run(StopSignals::stop_requested());
 	std::fflush(stdout);
-	if (reader.error())
-		fail(*reader.error());
+	if (source->error())
+		fail(*source->error());
 
 	const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-	spdlog::info("replayed {} samples from {} in {:.3f} s: {} alert{}", samples,
+	std::uint64_t alerts = 0;
+	for (const auto n : pipeline.counts().detections)
+		alerts += n;
+	spdlog::info("replayed {} samples from {} in {:.3f} s: {} alert{}", source->samples_read(),
 		     from_stdin ? "stdin" : terminal_safe(options.file), seconds, alerts, alerts == 1 ? "" : "s");
 	return alerts ? kExitMinerFound : kExitClean;
 }
 
 } // namespace
 
-void add_replay_command(CLI::App &app, CommandAction &action)
+void add_replay_command(CLI::App &app, const CommonOptions &common, CommandAction &action)
 {
 	auto options = std::make_shared<ReplayOptions>();
-	CLI::App *cmd = app.add_subcommand("replay", "Run the detector over a recorded sample file and print the "
-						     "alerts as JSON lines (exit 1 if any)");
+	CLI::App *cmd = app.add_subcommand("replay", "Run the detector over a recorded sample file and send the "
+						     "alerts `run` would have sent to the --sink destinations (exit 1 if any)");
 	cmd->add_option("file", options->file, "Sample file written by `mxwatch record`, - for stdin")
 		->required()
 		->configurable(false);
-	cmd->callback([&action, options] { action = [options] { return run_replay(*options); }; });
+	cmd->callback([&common, &action, options] { action = [&common, options] { return run_replay(common, *options); }; });
 }
 
 } // namespace mxwatch

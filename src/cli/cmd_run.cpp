@@ -6,6 +6,9 @@
 #include "mxwatch/service/metrics.hpp"
 #include "mxwatch/kernel/privileges.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -40,13 +43,13 @@ struct ReloadCounts {
 	double last_success_unix = unix_now();
 };
 
-MetricsSnapshot snapshot(const Pipeline &pipeline, const ReloadCounts &reloads)
+MetricsSnapshot snapshot(const LiveSource &source, const Pipeline &pipeline, const ReloadCounts &reloads)
 {
 	MetricsSnapshot s;
-	s.kernel = pipeline.sampler().counters();
-	s.attach_type = std::string(to_string(pipeline.sampler().attach_type()));
-	s.fpu_layout = std::string(pipeline.sampler().fpu_layout());
-	s.malformed_records = pipeline.sampler().malformed_records();
+	s.kernel = source.sampler().counters();
+	s.attach_type = std::string(to_string(source.sampler().attach_type()));
+	s.fpu_layout = std::string(source.sampler().fpu_layout());
+	s.malformed_records = source.sampler().malformed_records();
 	s.samples = pipeline.samples_seen();
 	s.detections = pipeline.counts().detections;
 	s.allowlisted = pipeline.counts().allowlisted;
@@ -54,13 +57,13 @@ MetricsSnapshot snapshot(const Pipeline &pipeline, const ReloadCounts &reloads)
 	for (const auto &[key, process] : pipeline.detector().processes())
 		s.tracked_threads += process.threads.size();
 	s.sinks = pipeline.output_stats();
-	s.sampling_floor_hz = pipeline.sampling_floor_hz();
+	s.sampling_floor_hz = source.sampling_floor().rate_hz();
+	s.attachment_problem = source.attachment_problem();
+	s.reader_realtime = source.reader_realtime_refusal().empty();
 	s.reloads_succeeded = reloads.succeeded;
 	s.reloads_failed = reloads.failed;
 	s.last_reload_ok = reloads.last_ok;
 	s.last_reload_success_unix = reloads.last_success_unix;
-	s.attachment_problem = pipeline.attachment_problem();
-	s.reader_realtime = pipeline.reader_realtime_refusal().empty();
 	return s;
 }
 
@@ -68,14 +71,15 @@ MetricsSnapshot snapshot(const Pipeline &pipeline, const ReloadCounts &reloads)
 // Detection settings, the allowlist, the sinks and the log level change in
 // place; a configuration that does not parse or whose sinks cannot be opened is
 // refused as a whole and the running one kept.
-bool reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline)
+bool reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline,
+	    const std::shared_ptr<ExecutableHasher> &hasher)
 {
 	bool ok = true;
 	sd_notify(0, "RELOADING=1");
 	try {
 		const auto fresh = parse_command_line(cli.args);
 		const CommonOptions &wanted = fresh->common;
-		auto output = make_output(wanted.output, HostIdentity::read());
+		auto output = make_output(wanted.output, HostIdentity::read(), hasher);
 		const PipelineOptions options = wanted.to_pipeline_options();
 		pipeline.reconfigure(options.detector, options.allowlist);
 		pipeline.set_output(std::move(output));
@@ -100,7 +104,45 @@ bool reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline)
 	return ok;
 }
 
-int run_daemon(const CommandLine &cli)
+struct RunOptions {
+	std::string record; // --record FILE: every sample consumed, for replay
+};
+
+// `run --record FILE`: what the daemon's detector is fed, with each process's
+// facts, so that `mxwatch replay FILE` reproduces its alerts exactly.
+class RunRecording {
+public:
+	RunRecording(const std::string &path, const LiveSource &source) : path_(path)
+	{
+		file_.open(path, std::ios::binary | std::ios::trunc);
+		if (!file_)
+			throw SetupError(fmt::format("--record {}: cannot open for writing: {}", path, std::strerror(errno)));
+		writer_.emplace(file_);
+		writer_->defer_header([&source] { return recording_header(source); });
+	}
+	SampleWriter *writer() { return &*writer_; }
+	// Once a second: a reader following the file sees samples within a second.
+	void flush()
+	{
+		if (!failed_ && !file_.flush()) {
+			failed_ = true;
+			spdlog::error("--record {}: writing failed ({}); the recording stops here", path_, std::strerror(errno));
+		}
+	}
+	~RunRecording()
+	{
+		writer_->finish();
+		flush();
+	}
+
+private:
+	std::string path_;
+	std::ofstream file_;
+	std::optional<SampleWriter> writer_;
+	bool failed_ = false;
+};
+
+int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 {
 	CommonOptions running = cli.common;
 	StopSignals::install();
@@ -109,18 +151,25 @@ int run_daemon(const CommandLine &cli)
 	// cgroup) lives only while the group has a process, and respawning miners
 	// are caught by that evidence across gaps up to this long.
 	options.forget_exited_after_ns = 10'000'000'000;
-	Pipeline pipeline(options);
+	LiveSource source(running.to_live_source_options());
+	ProcDirectory processes;
+	Pipeline pipeline(options, source, processes);
+	std::optional<RunRecording> recording;
+	if (!run_options.record.empty()) {
+		recording.emplace(run_options.record, source);
+		pipeline.set_recorder(recording->writer());
+	}
 	// Attached: keep only what reading other processes needs. Capabilities
 	// are per thread, so this comes before the sinks' and the metrics' threads
 	// start (they inherit the reduced set); the sampling floor's wakers drop
 	// theirs themselves.
 	drop_capabilities_after_attach(privilege_needs(running));
-	pipeline.set_output(make_output(running.output, HostIdentity::read()));
+	pipeline.set_output(make_output(running.output, HostIdentity::read(), processes.hasher()));
 	ReloadCounts reloads;
 	std::unique_ptr<MetricsServer> metrics;
 	if (!running.metrics_address.empty()) {
 		metrics = std::make_unique<MetricsServer>(running.metrics_address);
-		metrics->publish(snapshot(pipeline, reloads));
+		metrics->publish(snapshot(source, pipeline, reloads));
 		spdlog::info("metrics on {}", metrics->url());
 	}
 	sd_notify(0, "READY=1\nSTATUS=watching FPU context switches");
@@ -130,22 +179,27 @@ int run_daemon(const CommandLine &cli)
 	const auto forever = std::chrono::steady_clock::time_point::max();
 	auto next_stats = std::chrono::steady_clock::now() + std::chrono::minutes(1);
 	auto next_metrics = std::chrono::steady_clock::now();
-	pipeline.run_until(StopSignals::stop_requested(), forever, [&] {
+	auto next_flush = std::chrono::steady_clock::now();
+	pipeline.run(StopSignals::stop_requested(), forever, [&] {
 		if (const unsigned hangups = StopSignals::hangups().load(); hangups != hangups_seen) {
 			hangups_seen = hangups;
 			spdlog::info("SIGHUP: reloading the configuration and reopening sinks");
-			const bool ok = reload(cli, running, pipeline);
+			const bool ok = reload(cli, running, pipeline, processes.hasher());
 			(ok ? reloads.succeeded : reloads.failed)++;
 			reloads.last_ok = ok;
 			if (ok)
 				reloads.last_success_unix = unix_now();
 		}
 		if (const auto now = std::chrono::steady_clock::now(); metrics && now >= next_metrics) {
-			metrics->publish(snapshot(pipeline, reloads));
+			metrics->publish(snapshot(source, pipeline, reloads));
 			next_metrics = now + std::chrono::seconds(1);
 		}
+		if (const auto now = std::chrono::steady_clock::now(); recording && now >= next_flush) {
+			recording->flush();
+			next_flush = now + std::chrono::seconds(1);
+		}
 		if (const auto now = std::chrono::steady_clock::now(); now >= next_stats) {
-			const auto c = pipeline.sampler().counters();
+			const auto c = source.sampler().counters();
 			spdlog::info("kernel: {} hits, {} records sent, {} lost ({} samples), {}+{} summaries deferred "
 				     "(budget, ring full); tracking {} processes",
 				     c.hits, c.sent, c.lost, c.lost_samples, c.deferred_budget, c.deferred_full,
@@ -154,13 +208,13 @@ int run_daemon(const CommandLine &cli)
 		}
 	});
 	sd_notify(0, "STOPPING=1");
-	const auto c = pipeline.sampler().counters();
+	const auto c = source.sampler().counters();
 	spdlog::info("stopping: {} hits, {} records sent, {} lost, {} alerts", c.hits, c.sent, c.lost,
 		     pipeline.reports().size());
-	if (!pipeline.attachment_problem().empty()) {
+	if (!source.attachment_problem().empty()) {
 		if (metrics)
-			metrics->publish(snapshot(pipeline, reloads)); // the last scrape shows why
-		spdlog::error("exiting with an error: mxwatch was blind ({})", pipeline.attachment_problem());
+			metrics->publish(snapshot(source, pipeline, reloads)); // a last scrape shows why
+		spdlog::error("exiting with an error: mxwatch was blind ({})", source.attachment_problem());
 		return kExitError;
 	}
 	return kExitClean;
@@ -170,9 +224,14 @@ int run_daemon(const CommandLine &cli)
 
 void add_run_command(CLI::App &app, const CommandLine &cli, CommandAction &action)
 {
+	auto options = std::make_shared<RunOptions>();
 	CLI::App *cmd = app.add_subcommand("run", "Run the detector in the foreground; alerts go to the --sink "
 						  "destinations (stdout by default)");
-	cmd->callback([&cli, &action] { action = [&cli] { return run_daemon(cli); }; });
+	cmd->add_option("--record", options->record,
+			"Also write every sample the detector is fed to FILE (docs/sample-format.md): "
+			"`mxwatch replay FILE` reproduces the alerts")
+		->type_name("FILE");
+	cmd->callback([&cli, &action, options] { action = [&cli, options] { return run_daemon(cli, *options); }; });
 }
 
 } // namespace mxwatch

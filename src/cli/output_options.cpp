@@ -52,19 +52,39 @@ void add_output_options(CLI::App &app, OutputOptions &options)
 	    ->capture_default_str();
 }
 
-std::unique_ptr<QueuedOutput> make_output(const OutputOptions &options, HostIdentity host)
+namespace {
+
+template <typename Output> void add_sinks(Output &output, const OutputOptions &options)
 {
-	OutputSettings settings;
-	settings.format = alert_format_from_string(options.format).value_or(AlertFormat::Ecs);
-	settings.queue_capacity = options.queue_size;
 	const int facility = syslog_facility_from_string(options.syslog_facility).value_or(kSyslogFacilityDaemon);
-	auto output = std::make_unique<QueuedOutput>(std::move(host), settings);
 	for (const auto &text : sinks_or_default(options)) {
 		const auto parsed = parse_sink_spec(text);
 		if (!parsed.spec)
 			throw SetupError(parsed.error);
-		output->add_sink(make_sink(*parsed.spec, facility));
+		output.add_sink(make_sink(*parsed.spec, facility));
 	}
+}
+
+} // namespace
+
+std::unique_ptr<QueuedOutput> make_output(const OutputOptions &options, HostIdentity host,
+					  std::shared_ptr<ExecutableHasher> hasher)
+{
+	OutputSettings settings;
+	settings.format = alert_format_from_string(options.format).value_or(AlertFormat::Ecs);
+	settings.queue_capacity = options.queue_size;
+	settings.hasher = std::move(hasher);
+	auto output = std::make_unique<QueuedOutput>(std::move(host), settings);
+	add_sinks(*output, options);
+	return output;
+}
+
+std::unique_ptr<JsonLinesOutput> make_batch_output(const OutputOptions &options, HostIdentity host,
+						   std::shared_ptr<ExecutableHasher> hasher)
+{
+	auto output = std::make_unique<JsonLinesOutput>(
+		std::move(host), alert_format_from_string(options.format).value_or(AlertFormat::Ecs), std::move(hasher));
+	add_sinks(*output, options);
 	return output;
 }
 

@@ -2,11 +2,12 @@
 #include "mxwatch/decide/response_action.hpp"
 
 #include "mxwatch/enrich/process_liveness.hpp"
+#include "mxwatch/util/clock.hpp"
+#include "mxwatch/util/fd.hpp"
 
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <ctime>
 #include <fmt/format.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -24,29 +25,6 @@ int pidfd_open(pid_t pid)
 int pidfd_send_signal(int pidfd, int signo)
 {
 	return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, signo, nullptr, 0));
-}
-
-class PidFd {
-public:
-	explicit PidFd(int fd) : fd_(fd) {}
-	~PidFd()
-	{
-		if (fd_ >= 0)
-			close(fd_);
-	}
-	PidFd(const PidFd &) = delete;
-	PidFd &operator=(const PidFd &) = delete;
-	int get() const { return fd_; }
-
-private:
-	int fd_;
-};
-
-std::uint64_t clock_ns(clockid_t clock)
-{
-	timespec ts{};
-	clock_gettime(clock, &ts);
-	return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 ResponseOutcome failed(ResponseAction action, std::string reason)
@@ -154,8 +132,8 @@ std::optional<ResponseOutcome> apply_response(ResponseAction action, const Respo
 	// Open first, check second: if the start time still matches once the pidfd
 	// is held, the pidfd refers to the process the detector judged, and a signal
 	// through it cannot reach a later process that reuses the PID.
-	const PidFd pidfd(pidfd_open(pid));
-	if (pidfd.get() < 0)
+	const UniqueFd pidfd(pidfd_open(pid));
+	if (!pidfd)
 		return failed(action, errno_reason("pidfd_open", errno));
 	const auto now_ticks = read_start_ticks(target.pid);
 	if (!now_ticks)
@@ -164,7 +142,7 @@ std::optional<ResponseOutcome> apply_response(ResponseAction action, const Respo
 		return failed(action, "the PID now belongs to another process (start time differs)");
 	if (target.kernel_start_ns != 0 &&
 	    !start_ticks_fit(*now_ticks, target.kernel_start_ns,
-	                     clock_ns(CLOCK_BOOTTIME) - clock_ns(CLOCK_MONOTONIC), sysconf(_SC_CLK_TCK)))
+	                     boottime_ns() - monotonic_ns(), sysconf(_SC_CLK_TCK)))
 		return failed(action, "the process's start time does not match the detector's (PID reused?)");
 	if (pidfd_send_signal(pidfd.get(), signal_of(action)) != 0)
 		return failed(action, errno_reason("pidfd_send_signal", errno));

@@ -292,6 +292,8 @@ Detection Detector::detection_for(const ProcessEvidence &process, AlertKind kind
 
 void Detector::forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash>::iterator it)
 {
+	if (on_forget_)
+		on_forget_(it->first);
 	GroupEvidence *group = it->second.group;
 	recency_[it->second.alerted].erase(it->second.recency);
 	processes_.erase(it);

@@ -53,12 +53,11 @@ std::shared_ptr<const ExecutableFile> ExecutableFile::open_path(const std::strin
 		g_open_files.fetch_sub(1);
 		return nullptr;
 	}
-	const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
 	struct stat st {
 	};
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		if (fd >= 0)
-			::close(fd);
+	if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fd.reset();
 		g_open_files.fetch_sub(1);
 		return nullptr;
 	}
@@ -66,12 +65,12 @@ std::shared_ptr<const ExecutableFile> ExecutableFile::open_path(const std::strin
 	                            static_cast<std::int64_t>(st.st_size),
 	                            st.st_mtim.tv_sec * 1'000'000'000ll + st.st_mtim.tv_nsec,
 	                            st.st_ctim.tv_sec * 1'000'000'000ll + st.st_ctim.tv_nsec};
-	return std::shared_ptr<const ExecutableFile>(new ExecutableFile(fd, identity));
+	return std::shared_ptr<const ExecutableFile>(new ExecutableFile(std::move(fd), identity));
 }
 
 ExecutableFile::~ExecutableFile()
 {
-	::close(fd_);
+	fd_.reset(); // before the count goes down: the count bounds open descriptors
 	g_open_files.fetch_sub(1);
 }
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/enrich/process_info.hpp"
 
+#include "mxwatch/util/fd.hpp"
+#include "mxwatch/util/proc_stat.hpp"
+
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -15,26 +18,6 @@
 
 namespace mxwatch {
 namespace {
-
-// At most `limit` bytes of a file; /proc files report size 0, so read until EOF.
-std::optional<std::string> read_bounded(const std::string &path, std::size_t limit)
-{
-	const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return std::nullopt;
-	std::string data;
-	std::array<char, 4096> chunk{};
-	while (data.size() < limit) {
-		const ssize_t n = ::read(fd, chunk.data(), std::min(chunk.size(), limit - data.size()));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		data.append(chunk.data(), static_cast<std::size_t>(n));
-	}
-	::close(fd);
-	return data;
-}
 
 std::optional<std::string> read_link(const std::string &path)
 {
@@ -123,25 +106,13 @@ void parse_status(const std::string &status, ProcessInfo &info)
 std::optional<std::chrono::system_clock::time_point> process_start_time(std::string_view stat_line,
                                                                         std::uint64_t boot_time_s, long ticks_per_s)
 {
-	// "PID (COMM) S PPID ...": comm may hold spaces and ')', so fields are counted
-	// from the last ')'. starttime is field 22, the 20th after the comm.
-	const auto paren = stat_line.rfind(')');
-	if (paren == std::string_view::npos || ticks_per_s <= 0)
+	const auto stat = parse_proc_stat(stat_line);
+	if (!stat || ticks_per_s <= 0)
 		return std::nullopt;
-	std::string_view rest = stat_line.substr(paren + 1);
-	std::string_view field;
-	for (int i = 0; i < 20; i++) {
-		rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
-		const auto space = rest.find(' ');
-		field = rest.substr(0, space);
-		rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space);
-	}
-	const auto ticks = to_number<std::uint64_t>(field);
-	if (!ticks)
-		return std::nullopt;
+	const std::uint64_t ticks = stat->starttime;
 	const auto tps = static_cast<std::uint64_t>(ticks_per_s);
 	const auto since_boot =
-	    std::chrono::seconds(*ticks / tps) + std::chrono::milliseconds((*ticks % tps) * 1000 / tps);
+	    std::chrono::seconds(ticks / tps) + std::chrono::milliseconds((ticks % tps) * 1000 / tps);
 	return std::chrono::system_clock::time_point(std::chrono::seconds(boot_time_s) + since_boot);
 }
 
@@ -174,7 +145,7 @@ ProcessInfo read_process_info(std::uint32_t pid, const std::string &proc_root)
 	if (info.parent_pid && *info.parent_pid != 0)
 		info.parent_executable = read_link(proc_root + "/" + std::to_string(*info.parent_pid) + "/exe");
 
-	if (auto stat = read_bounded(dir + "/stat", 4096)) {
+	if (auto stat = read_bounded(dir + "/stat", kMaxProcStatBytes + 1)) {
 		if (auto btime = boot_time_s(proc_root))
 			info.start_time = process_start_time(*stat, *btime, sysconf(_SC_CLK_TCK));
 	}
@@ -195,7 +166,7 @@ void complete_process_info(ProcessInfo &info, ExecutableHasher &hasher, const st
 		// the pid still has the start time we saw.
 		file = ExecutableFile::open(info.pid, proc_root);
 		const std::string dir = proc_root + "/" + std::to_string(info.pid);
-		const auto stat = read_bounded(dir + "/stat", 4096);
+		const auto stat = read_bounded(dir + "/stat", kMaxProcStatBytes + 1);
 		const auto btime = boot_time_s(proc_root);
 		if (!stat || !btime || process_start_time(*stat, *btime, sysconf(_SC_CLK_TCK)) != info.start_time)
 			file.reset();

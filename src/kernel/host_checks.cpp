@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/kernel/host_checks.hpp"
 
+#include "mxwatch/util/capabilities.hpp"
+
 #include <bpf/btf.h>
 #include <cerrno>
 #include <cstdint>
 #include <fmt/format.h>
-#include <fstream>
 #include <string>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -13,21 +14,8 @@
 namespace mxwatch {
 namespace {
 
-constexpr int kCapSysAdmin = 21;
-constexpr int kCapPerfmon = 38;
-constexpr int kCapBpf = 39;
 constexpr const char *kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
 constexpr const char *kTracepointType = "btf_trace_x86_fpu_regs_deactivated";
-
-std::uint64_t effective_capabilities()
-{
-	std::ifstream status("/proc/self/status");
-	std::string line;
-	while (std::getline(status, line))
-		if (line.rfind("CapEff:", 0) == 0)
-			return std::stoull(line.substr(7), nullptr, 16);
-	return 0;
-}
 
 HostCheck check_architecture()
 {
@@ -67,9 +55,9 @@ HostCheck check_tracepoint()
 
 HostCheck check_privileges()
 {
-	const std::uint64_t caps = effective_capabilities();
-	auto has = [caps](int cap) { return (caps >> cap) & 1; };
-	if (has(kCapSysAdmin) || (has(kCapBpf) && has(kCapPerfmon)))
+	const CapState caps = thread_capabilities();
+	auto has = [&caps](cap_value_t cap) { return has_capability(caps.get(), cap, CAP_EFFECTIVE); };
+	if (has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)))
 		return {"privileges", true, geteuid() == 0 ? "root" : "CAP_BPF and CAP_PERFMON"};
 	return {"privileges", false,
 		"root or the capabilities CAP_BPF and CAP_PERFMON are needed to load the BPF program; "

@@ -1,38 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/kernel/privileges.hpp"
 
+#include "mxwatch/util/capabilities.hpp"
 #include "mxwatch/util/errors.hpp"
+#include "mxwatch/util/kernel_version.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
 #include <fstream>
-#include <memory>
 #include <spdlog/spdlog.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
-#include <sys/utsname.h>
 
 namespace mxwatch {
-namespace {
-
-struct CapFree {
-	void operator()(void *p) const { cap_free(p); }
-};
-using CapHandle = std::unique_ptr<std::remove_pointer_t<cap_t>, CapFree>;
-
-std::string to_text(cap_t caps)
-{
-	char *text = cap_to_text(caps, nullptr);
-	if (!text)
-		return "?";
-	std::string result(text);
-	cap_free(text);
-	return result;
-}
-
-} // namespace
 
 std::vector<std::string> capabilities_to_keep(const PrivilegeNeeds &needs)
 {
@@ -56,19 +38,14 @@ bool kernel_needs_cap_bpf_for_map_reads()
 		disabled = 1;
 	if (disabled == 0)
 		return false;
-	utsname uts{};
-	if (uname(&uts) != 0)
-		return true;
-	unsigned major = 0, minor = 0;
-	if (std::sscanf(uts.release, "%u.%u", &major, &minor) != 2)
-		return true;
-	return major < 6 || (major == 6 && minor < 5);
+	const auto version = running_kernel_version();
+	return !version || *version < KernelVersion{6, 5};
 }
 
 std::string drop_capabilities(const std::vector<std::string> &keep)
 {
-	CapHandle current(cap_get_proc());
-	CapHandle wanted(cap_init());
+	const CapState current = thread_capabilities();
+	const CapState wanted(cap_init());
 	if (!current || !wanted)
 		throw SetupError(fmt::format("cannot read capabilities: {}", std::strerror(errno)));
 
@@ -77,8 +54,7 @@ std::string drop_capabilities(const std::vector<std::string> &keep)
 		cap_value_t value{};
 		if (cap_from_name(name.c_str(), &value) != 0)
 			continue; // a capability this libcap does not know (an old system): nothing to keep
-		cap_flag_value_t permitted = CAP_CLEAR;
-		if (cap_get_flag(current.get(), value, CAP_PERMITTED, &permitted) == 0 && permitted == CAP_SET)
+		if (has_capability(current.get(), value, CAP_PERMITTED))
 			kept.push_back(value);
 	}
 	if (!kept.empty()) {
@@ -87,9 +63,7 @@ std::string drop_capabilities(const std::vector<std::string> &keep)
 	}
 
 	// The bounding set first: dropping from it needs CAP_SETPCAP, which goes next.
-	cap_flag_value_t setpcap = CAP_CLEAR;
-	cap_get_flag(current.get(), CAP_SETPCAP, CAP_EFFECTIVE, &setpcap);
-	if (setpcap == CAP_SET) {
+	if (has_capability(current.get(), CAP_SETPCAP, CAP_EFFECTIVE)) {
 		for (cap_value_t cap = 0; cap <= CAP_LAST_CAP; cap++) {
 			if (std::find(kept.begin(), kept.end(), cap) == kept.end() && CAP_IS_SUPPORTED(cap) &&
 			    cap_drop_bound(cap) != 0)
@@ -103,7 +77,7 @@ std::string drop_capabilities(const std::vector<std::string> &keep)
 		throw SetupError(fmt::format("cannot set no_new_privs: {}", std::strerror(errno)));
 	if (cap_set_proc(wanted.get()) != 0)
 		throw SetupError(fmt::format("cannot drop capabilities: {}", std::strerror(errno)));
-	return to_text(wanted.get());
+	return capabilities_text(wanted.get());
 }
 
 void drop_capabilities_after_attach(const PrivilegeNeeds &needs)
@@ -120,19 +94,6 @@ void drop_thread_capabilities()
 	} catch (const SetupError &e) {
 		spdlog::debug("{}: {}", e.what(), "the thread keeps its capabilities");
 	}
-}
-
-std::string current_capabilities()
-{
-	CapHandle current(cap_get_proc());
-	return current ? to_text(current.get()) : "?";
-}
-
-bool has_cap_sys_nice()
-{
-	CapHandle current(cap_get_proc());
-	cap_flag_value_t value = CAP_CLEAR;
-	return current && cap_get_flag(current.get(), CAP_SYS_NICE, CAP_EFFECTIVE, &value) == 0 && value == CAP_SET;
 }
 
 } // namespace mxwatch

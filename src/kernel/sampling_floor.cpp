@@ -2,6 +2,8 @@
 #include "mxwatch/kernel/sampling_floor.hpp"
 
 #include "mxwatch/kernel/privileges.hpp"
+#include "mxwatch/util/capabilities.hpp"
+#include "mxwatch/util/clock.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -12,17 +14,6 @@
 #include <spdlog/spdlog.h>
 
 namespace mxwatch {
-
-namespace {
-
-std::int64_t monotonic_ns()
-{
-	timespec ts{};
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
-}
-
-} // namespace
 
 SamplingFloor::SamplingFloor(unsigned rate_hz, std::chrono::nanoseconds idle_after)
     : rate_hz_(rate_hz), idle_after_ns_(idle_after.count())
@@ -61,7 +52,7 @@ void SamplingFloor::on_sample(const Sample &sample)
 
 bool SamplingFloor::idle() const
 {
-	return idle_after_ns_ > 0 && monotonic_ns() - last_activity_ns_.load() > idle_after_ns_;
+	return idle_after_ns_ > 0 && static_cast<std::int64_t>(monotonic_ns()) - last_activity_ns_.load() > idle_after_ns_;
 }
 
 std::string sched_fifo_refusal(int err, bool has_cap_sys_nice)
@@ -97,16 +88,15 @@ void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 	if (const int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); err != 0) {
 		std::lock_guard lock(refusal_mutex_);
 		if (refusal_.empty()) { // logged once, not per CPU
-			refusal_ = sched_fifo_refusal(err, has_cap_sys_nice());
+			refusal_ = sched_fifo_refusal(err, has_effective_capability(CAP_SYS_NICE));
 			spdlog::info("sampling floor: SCHED_FIFO refused ({}); wakers run as normal threads", refusal_);
 		}
 	}
 	pthread_setname_np(pthread_self(), "mxwatch-waker");
 	drop_thread_capabilities(); // its one privileged step (SCHED_FIFO) is done
 
-	const long period_ns = 1'000'000'000L / static_cast<long>(rate_hz_);
-	timespec next{};
-	clock_gettime(CLOCK_MONOTONIC, &next);
+	const std::uint64_t period_ns = kNanosPerSecond / rate_hz_;
+	std::uint64_t next_ns = monotonic_ns();
 	while (!stop.stop_requested()) {
 		if (idle()) {
 			// Blocks without a timer: no wake-ups at all until on_sample() or stop.
@@ -114,15 +104,12 @@ void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 			parked_.store(true);
 			unpark_.wait(lock, stop, [this] { return !idle(); });
 			lock.unlock();
-			clock_gettime(CLOCK_MONOTONIC, &next);
+			next_ns = monotonic_ns();
 			continue;
 		}
-		next.tv_nsec += period_ns;
-		while (next.tv_nsec >= 1'000'000'000L) {
-			next.tv_nsec -= 1'000'000'000L;
-			next.tv_sec++;
-		}
+		next_ns += period_ns;
 		// Absolute deadlines: the rate does not drift with the time spent awake.
+		const timespec next = to_timespec(next_ns);
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
 	}
 }

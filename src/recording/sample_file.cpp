@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/recording/sample_file.hpp"
 
+#include "mxwatch/util/utf8.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
@@ -12,48 +14,6 @@ namespace mxwatch {
 namespace {
 
 using nlohmann::json;
-
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, no
-// surrogates, nothing above U+10FFFF), or 0. The same rules nlohmann's parser
-// applies, so a string the writer passes through is one the reader accepts.
-std::size_t utf8_length(std::string_view s, std::size_t i)
-{
-	const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-	const unsigned char c = byte(i);
-	std::size_t n;
-	unsigned char lo = 0x80, hi = 0xBF; // allowed range of the second byte
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		lo = c == 0xE0 ? 0xA0 : 0x80;
-		hi = c == 0xED ? 0x9F : 0xBF;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		lo = c == 0xF0 ? 0x90 : 0x80;
-		hi = c == 0xF4 ? 0x8F : 0xBF;
-	} else
-		return 0;
-	if (i + n > s.size() || byte(i + 1) < lo || byte(i + 1) > hi)
-		return 0;
-	for (std::size_t k = 2; k < n; k++)
-		if (byte(i + k) < 0x80 || byte(i + k) > 0xBF)
-			return 0;
-	return n;
-}
-
-bool valid_utf8(std::string_view s)
-{
-	for (std::size_t i = 0; i < s.size();) {
-		const std::size_t n = utf8_length(s, i);
-		if (n == 0)
-			return false;
-		i += n;
-	}
-	return true;
-}
 
 // Appends `s` (valid UTF-8) as the inside of a JSON string.
 void append_json_escaped(std::string &out, std::string_view s)
@@ -321,6 +281,103 @@ std::optional<std::string> parse_header(std::string_view line, SampleFileHeader 
 	return std::nullopt;
 }
 
+// A string that must round-trip exactly (the executable path keys group
+// evidence): as text when it is valid UTF-8, else as hex under KEY_hex.
+void put_exact(nlohmann::ordered_json &doc, const char *key, const std::string &value)
+{
+	if (is_valid_utf8(value)) {
+		doc[key] = value;
+		return;
+	}
+	std::string hex;
+	for (const char c : value)
+		fmt::format_to(std::back_inserter(hex), "{:02x}", static_cast<unsigned char>(c));
+	doc[std::string(key) + "_hex"] = hex;
+}
+
+std::optional<std::string> get_exact(const json &doc, const char *key, std::optional<std::string> &out)
+{
+	const auto text = doc.find(key);
+	const auto hex = doc.find(std::string(key) + "_hex");
+	if (text != doc.end() && hex != doc.end())
+		return fmt::format("both \"{}\" and \"{}_hex\" are present", key, key);
+	if (text != doc.end()) {
+		if (!text->is_string())
+			return fmt::format("field \"{}\" is not a string", key);
+		out = text->get<std::string>();
+	} else if (hex != doc.end()) {
+		const std::string *digits = hex->is_string() ? &hex->get_ref<const std::string &>() : nullptr;
+		if (!digits || digits->size() % 2 != 0 ||
+		    !std::all_of(digits->begin(), digits->end(), [](char c) { return hex_value(c) >= 0; }))
+			return fmt::format("field \"{}_hex\" is not a string of hex digit pairs", key);
+		std::string bytes;
+		for (std::size_t i = 0; i < digits->size(); i += 2)
+			bytes.push_back(static_cast<char>(hex_value((*digits)[i]) * 16 + hex_value((*digits)[i + 1])));
+		out = std::move(bytes);
+	}
+	return std::nullopt;
+}
+
+template <typename T> std::optional<std::string> get_optional_unsigned(const json &doc, const char *key, std::optional<T> &out)
+{
+	if (!doc.contains(key))
+		return std::nullopt;
+	T value{};
+	if (auto error = get_unsigned(doc, key, value))
+		return error;
+	out = value;
+	return std::nullopt;
+}
+
+std::optional<std::string> get_optional_string(const json &doc, const char *key, std::optional<std::string> &out)
+{
+	const auto it = doc.find(key);
+	if (it == doc.end())
+		return std::nullopt;
+	if (!it->is_string())
+		return fmt::format("field \"{}\" is not a string", key);
+	out = it->get<std::string>();
+	return std::nullopt;
+}
+
+struct RecordedProcess {
+	std::uint32_t pid = 0;
+	std::uint64_t start_ns = 0;
+	ProcessInfo info;
+};
+
+// {"process":{"tgid":..,"start":..,"exe":..,...}}; every field but tgid and start may be absent.
+std::optional<std::string> parse_process(const json &line, RecordedProcess &out)
+{
+	const json &p = line["process"];
+	if (!p.is_object())
+		return "field \"process\" is not an object";
+	ProcessInfo &info = out.info;
+	std::optional<std::uint64_t> started_ns;
+	std::optional<std::string> container_id, runtime, pod_uid;
+	for (auto error : {get_unsigned(p, "tgid", out.pid), get_unsigned(p, "start", out.start_ns),
+			   get_exact(p, "exe", info.executable), get_optional_unsigned(p, "uid", info.uid),
+			   get_optional_string(p, "user", info.user_name), get_optional_unsigned(p, "ppid", info.parent_pid),
+			   get_exact(p, "parent_exe", info.parent_executable), get_optional_string(p, "sha256", info.sha256),
+			   get_optional_unsigned(p, "started_ns", started_ns), get_optional_string(p, "container", container_id),
+			   get_optional_string(p, "runtime", runtime), get_optional_string(p, "pod_uid", pod_uid)})
+		if (error)
+			return error;
+	info.pid = out.pid;
+	if (const auto args = p.find("args"); args != p.end()) {
+		if (!args->is_array() || !std::all_of(args->begin(), args->end(), [](const json &a) { return a.is_string(); }))
+			return "field \"args\" is not an array of strings";
+		for (const auto &arg : *args)
+			info.args.push_back(arg.get<std::string>());
+	}
+	if (started_ns) // wall time in ns since the epoch, in range until 2262
+		info.start_time = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+			std::chrono::nanoseconds(static_cast<std::int64_t>(std::min<std::uint64_t>(*started_ns, INT64_MAX)))));
+	if (container_id || runtime || pod_uid)
+		info.container = ContainerInfo{container_id, runtime, pod_uid};
+	return std::nullopt;
+}
+
 bool blank(std::string_view line)
 {
 	return line.find_first_not_of(" \t\r") == std::string_view::npos;
@@ -346,8 +403,23 @@ void SampleWriter::write_header(const SampleFileHeader &header)
 	out_ << doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
 }
 
+void SampleWriter::header_before_line()
+{
+	if (deferred_header_) {
+		write_header(deferred_header_());
+		deferred_header_ = nullptr;
+	}
+}
+
+void SampleWriter::finish()
+{
+	header_before_line();
+}
+
 void SampleWriter::write(const Sample &s)
 {
+	if (deferred_header_) [[unlikely]]
+		header_before_line();
 	line_.clear();
 	fmt::format_to(std::back_inserter(line_),
 		       R"({{"t":{},"tgid":{},"tid":{},"start":{},"cgroup":{},"mxcsr":{},"x87":{},"flags":{},)"
@@ -356,7 +428,9 @@ void SampleWriter::write(const Sample &s)
 		       s.default_skipped);
 	// comm is whatever bytes the process put there. JSON strings cannot carry
 	// invalid UTF-8, so such a name goes out as hex instead: it round-trips exactly.
-	if (valid_utf8(s.comm)) {
+	// is_valid_utf8 applies RFC 3629 as nlohmann's parser does, so what goes out
+	// as a string is what the reader accepts.
+	if (is_valid_utf8(s.comm)) {
 		line_ += "\"comm\":\"";
 		append_json_escaped(line_, s.comm);
 	} else {
@@ -379,6 +453,39 @@ void SampleWriter::write(const Sample &s)
 	line_ += "}\n";
 	out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
 	written_++;
+}
+
+void SampleWriter::write_process(std::uint32_t pid, std::uint64_t start_ns, const ProcessInfo &info)
+{
+	header_before_line();
+	nlohmann::ordered_json p = {{"tgid", pid}, {"start", start_ns}};
+	if (info.executable)
+		put_exact(p, "exe", *info.executable);
+	if (!info.args.empty())
+		p["args"] = info.args;
+	if (info.uid)
+		p["uid"] = *info.uid;
+	if (info.user_name)
+		p["user"] = *info.user_name;
+	if (info.parent_pid)
+		p["ppid"] = *info.parent_pid;
+	if (info.parent_executable)
+		put_exact(p, "parent_exe", *info.parent_executable);
+	if (info.start_time)
+		p["started_ns"] = std::chrono::duration_cast<std::chrono::nanoseconds>(info.start_time->time_since_epoch()).count();
+	if (info.sha256)
+		p["sha256"] = *info.sha256;
+	if (info.container) {
+		if (info.container->id)
+			p["container"] = *info.container->id;
+		if (info.container->runtime)
+			p["runtime"] = *info.container->runtime;
+		if (info.container->pod_uid)
+			p["pod_uid"] = *info.container->pod_uid;
+	}
+	const nlohmann::ordered_json line = {{"process", std::move(p)}};
+	// Arguments are whoever started the process's bytes: replace invalid UTF-8, never throw.
+	out_ << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
 }
 
 std::string SampleFileError::message() const
@@ -447,15 +554,28 @@ bool SampleReader::next(Sample &sample)
 {
 	if (error_ || !read_header())
 		return false;
-	std::string_view line;
-	if (next_line(line) != LineStatus::Line)
-		return false;
-	sample.summary.reset();
-	if (CanonicalLine(line).parse(sample))
+	for (;;) {
+		std::string_view line;
+		if (next_line(line) != LineStatus::Line)
+			return false;
+		sample.summary.reset();
+		if (CanonicalLine(line).parse(sample))
+			return true;
+		if (line.starts_with("{\"process\":")) {
+			json doc;
+			RecordedProcess process;
+			if (auto error = parse_object(line, doc))
+				return fail(std::move(*error));
+			if (auto error = parse_process(doc, process))
+				return fail(std::move(*error));
+			if (on_process_)
+				on_process_(process.pid, process.start_ns, std::move(process.info));
+			continue;
+		}
+		if (auto error = parse_sample(line, sample, header_.version))
+			return fail(std::move(*error));
 		return true;
-	if (auto error = parse_sample(line, sample, header_.version))
-		return fail(std::move(*error));
-	return true;
+	}
 }
 
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text)

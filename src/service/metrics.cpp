@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/service/metrics.hpp"
 
+#include "mxwatch/util/clock.hpp"
 #include "mxwatch/util/errors.hpp"
+#include "mxwatch/util/proc_stat.hpp"
 #include "mxwatch/version.hpp"
 
 #include <bpf/libbpf.h>
@@ -9,7 +11,6 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <httplib.h>
-#include <sstream>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -65,11 +66,6 @@ private:
 	std::string text_;
 };
 
-double unix_now()
-{
-	return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 } // namespace
 
 ProcessStats read_process_stats()
@@ -77,23 +73,14 @@ ProcessStats read_process_stats()
 	ProcessStats stats;
 	const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
 	const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
-	std::ifstream stat_file("/proc/self/stat");
-	std::string stat_line;
-	std::getline(stat_file, stat_line);
-	// Fields after the command name, which is in parentheses and may hold anything.
-	if (auto close = stat_line.rfind(')'); close != std::string::npos) {
-		std::istringstream fields(stat_line.substr(close + 2));
-		std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
-		// f[0] is field 3 (state): utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
-		if (f.size() >= 22) {
-			stats.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / ticks;
-			stats.virtual_bytes = std::stoull(f[20]);
-			stats.resident_bytes = static_cast<std::uint64_t>(std::stod(f[21]) * page);
-			std::ifstream uptime_file("/proc/uptime");
-			double uptime = 0;
-			uptime_file >> uptime;
-			stats.start_unix = unix_now() - uptime + std::stod(f[19]) / ticks;
-		}
+	if (const auto stat = read_proc_stat_file("/proc/self/stat"); stat && stat->vsize && stat->rss) {
+		stats.cpu_seconds = static_cast<double>(stat->utime + stat->stime) / ticks;
+		stats.virtual_bytes = *stat->vsize;
+		stats.resident_bytes = static_cast<std::uint64_t>(static_cast<double>(*stat->rss) * page);
+		std::ifstream uptime_file("/proc/uptime");
+		double uptime = 0;
+		uptime_file >> uptime;
+		stats.start_unix = unix_now() - uptime + static_cast<double>(stat->starttime) / ticks;
 	}
 	std::error_code ec;
 	for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);

@@ -1,34 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/service/pipeline.hpp"
 
-#include "mxwatch/util/errors.hpp"
-#include "mxwatch/kernel/host_checks.hpp"
-#include "mxwatch/kernel/reader_priority.hpp"
-#include "mxwatch/enrich/process_liveness.hpp"
-
 #include <csignal>
 #include <malloc.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace mxwatch {
+namespace {
 
-Pipeline::Pipeline(const PipelineOptions &options)
-    : options_(options), detector_(options.detector), allowlist_(options.allowlist)
+// How often, on the source's clock, exits are looked for and idle processes expired.
+constexpr std::uint64_t kLivenessIntervalNs = 1'000'000'000;
+constexpr std::uint64_t kExpiryIntervalNs = 10'000'000'000;
+// An idle process that was not alerted on is looked up in /proc at most this often.
+constexpr std::uint64_t kLivenessRecheckNs = 60'000'000'000;
+
+} // namespace
+
+Pipeline::Pipeline(const PipelineOptions &options, SampleSource &source, ProcessDirectory &processes,
+		   Responder respond)
+    : options_(options), source_(source), processes_(processes),
+      decider_(options.allowlist, options.action, std::move(respond)), detector_(options.detector)
 {
-	if (auto problem = first_host_problem(check_host()))
-		throw SetupError(*problem);
-	sampler_ = std::make_unique<KernelSampler>(options.sampler, [this](const Sample &s) { on_sample(s); });
-	sampling_floor_ = std::make_unique<SamplingFloor>(options.sampling_floor_hz, std::chrono::nanoseconds(options.sampler.forget_after_ns));
-	// This thread polls the ring buffer and runs the detector: it must not starve.
-	reader_realtime_refusal_ = make_reader_realtime();
+	// Erased after the events of this round: a Resolved event names the process it forgets.
+	detector_.on_forget([this](const ProcessKey &key) { forgotten_.push_back(key); });
 }
 
 ProcessInfo Pipeline::process_info(const ProcessKey &key) const
 {
 	if (auto it = known_.find(key); it != known_.end())
-		return it->second.info;
-	return read_process_info(key.tgid);
+		return it->second.facts.info;
+	ProcessInfo info;
+	info.pid = key.tgid;
+	return info;
 }
 
 std::optional<std::string> Pipeline::allowed(const ProcessKey &key) const
@@ -38,29 +42,6 @@ std::optional<std::string> Pipeline::allowed(const ProcessKey &key) const
 	return std::nullopt;
 }
 
-namespace {
-
-std::uint64_t now_monotonic_ns()
-{
-	timespec ts{};
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-AllowlistSubject allowlist_subject(const ProcessInfo &info)
-{
-	AllowlistSubject subject;
-	subject.executable = info.executable;
-	subject.user_name = info.user_name;
-	subject.uid = info.uid;
-	subject.sha256 = info.sha256;
-	if (info.container)
-		subject.container_id = info.container->id;
-	return subject;
-}
-
-} // namespace
-
 void Pipeline::reopen_output()
 {
 	if (output_)
@@ -69,173 +50,167 @@ void Pipeline::reopen_output()
 
 void Pipeline::reconfigure(const DetectorConfig &detector, const AllowlistConfig &allowlist)
 {
-	Allowlist replacement(allowlist); // may throw: nothing changed yet
-	allowlist_ = std::move(replacement);
+	decider_.reconfigure(allowlist); // may throw: nothing changed yet
 	options_.detector = detector;
 	options_.allowlist = allowlist;
 	detector_.reconfigure(detector);
 	for (auto &[key, known] : known_)
-		known.allowed = allowlist_.empty() ? std::nullopt : allowlist_.match(allowlist_subject(known.info));
+		known.allowed = decider_.allowed(known.facts.info);
+}
+
+// The enrich stage, at a process's first sample.
+Pipeline::KnownProcess &Pipeline::known(const Sample &sample)
+{
+	const ProcessKey key{sample.tgid, sample.process_start_ns};
+	auto [it, inserted] = known_.try_emplace(key);
+	KnownProcess &known = it->second;
+	if (inserted) {
+		known.facts = processes_.first_seen(sample.tgid, sample.process_start_ns);
+		known.group = known.facts.info.executable.value_or("");
+		known.allowed = decider_.allowed(known.facts.info);
+		if (recorder_)
+			recorder_->write_process(key.tgid, key.start_ns, known.facts.info);
+	}
+	return known;
 }
 
 void Pipeline::on_sample(const Sample &sample)
 {
 	samples_seen_++;
-	sampling_floor_->on_sample(sample);
-	const ProcessKey key{sample.tgid, sample.process_start_ns};
-	auto [it, inserted] = known_.try_emplace(key);
-	KnownProcess &known = it->second;
-	if (inserted) {
-		// Read now: short-lived processes are gone by the time they are reported.
-		known.info = read_process_info(sample.tgid);
-		known.group = known.info.executable.value_or("");
-		known.start_ticks = read_start_ticks(sample.tgid);
-		if (!allowlist_.empty())
-			known.allowed = allowlist_.match(allowlist_subject(known.info));
-	}
-	if (auto detection = detector_.observe(sample, known.group))
-		on_detection(std::move(*detection), known);
+	KnownProcess &process = known(sample);
+	if (recorder_)
+		recorder_->write(sample);
+	if (auto detection = detector_.observe(sample, process.group))
+		on_detection(std::move(*detection));
 }
 
-void Pipeline::on_detection(Detection detection, KnownProcess &known)
+// The decide and publish stages, for every alert event.
+void Pipeline::on_detection(Detection detection)
 {
-	if (detection.kind == AlertKind::Alert && !known.allowed && allowlist_.has_digests()) {
+	const auto it = known_.find(detection.key);
+	KnownProcess unknown; // never without an entry, but an event must not invent one
+	KnownProcess &known = it != known_.end() ? it->second : unknown;
+	const bool first = detection.kind == AlertKind::Alert;
+	if (first && !known.allowed && decider_.needs_digest() && processes_.hasher()) {
 		// Hashing waits until a process is judged a miner: rare, and bounded per binary.
-		complete_process_info(known.info, hasher_);
-		known.allowed = allowlist_.match(allowlist_subject(known.info));
+		complete_process_info(known.facts.info, *processes_.hasher());
+		known.allowed = decider_.allowed(known.facts.info);
 	}
-	// The response, once per process, on its first alert. apply_response() checks the
-	// allowlist itself: an allowlisted process is skipped even if this function changes.
-	std::optional<ResponseOutcome> response;
-	if (detection.kind == AlertKind::Alert)
-		response = apply_response(options_.action,
-					  {detection.key.tgid, detection.key.start_ns, known.start_ticks, known.allowed});
-	const std::string response_note =
-	    response ? fmt::format("; {} {}", to_string(response->action), response->describe()) : std::string();
-	if (known.allowed) {
+	const Decision decision = decider_.decide(
+		first && processes_.local(), known.facts.info,
+		{detection.key.tgid, detection.key.start_ns, known.facts.start_ticks, known.allowed});
+	const std::string response_note = decision.response ? fmt::format("; {} {}", to_string(decision.response->action),
+									 decision.response->describe())
+							    : std::string();
+	if (!decision.publish()) {
 		counts_.allowlisted++;
-		if (detection.kind == AlertKind::Alert)
+		if (first)
 			spdlog::info("pid {} ({}) computes RandomX but is allowlisted ({}){}", detection.key.tgid,
-				     detection.comm, *known.allowed, response_note);
+				     detection.comm, *decision.allowed, response_note);
 		return;
 	}
-	if (detection.kind == AlertKind::Alert)
+	if (first)
 		spdlog::warn("miner: pid {} ({}): {}{}", detection.key.tgid, detection.comm, detection.verdict.reason,
 			     response_note);
 	else
 		spdlog::info("{}: pid {} ({})", to_string(detection.kind), detection.key.tgid, detection.comm);
 	counts_.detections[static_cast<std::size_t>(detection.kind)]++;
 	if (output_)
-		output_->publish({detection, known.info, std::chrono::system_clock::now(), options_.detector.window_ns,
-				  response});
-	if (detection.kind == AlertKind::Alert)
-		reports_.push_back({std::move(detection), known.info, response});
+		output_->publish({detection, known.facts.info, source_.wall_time(detection.timestamp_ns),
+				  options_.detector.window_ns, decision.response});
+	if (first)
+		reports_.push_back({std::move(detection), known.facts.info, decision.response});
 	if (reports_.size() > options_.max_reports)
 		reports_.erase(reports_.begin(), reports_.begin() + static_cast<std::ptrdiff_t>(reports_.size() / 2));
 }
 
-void Pipeline::resolve_exited_processes()
+void Pipeline::resolve_exited_processes(std::uint64_t now_ns)
 {
 	std::vector<ProcessKey> gone;
 	for (const auto &[key, process] : detector_.processes()) {
 		if (!process.alerted || process.exited)
 			continue;
-		auto it = known_.find(key);
-		if (it == known_.end() || !it->second.start_ticks ||
-		    !same_process_alive(key.tgid, *it->second.start_ticks))
+		const auto it = known_.find(key);
+		if (it != known_.end() && processes_.running(key.tgid, it->second.facts) == false)
 			gone.push_back(key);
 	}
-	const auto now = now_monotonic_ns();
-	for (const auto &key : gone) {
-		if (auto resolved = detector_.process_exited(key, now))
-			on_detection(std::move(*resolved), known_[key]);
-	}
+	for (const auto &key : gone)
+		if (auto resolved = detector_.process_exited(key, now_ns))
+			on_detection(std::move(*resolved));
 }
 
 void Pipeline::forget_exited(std::uint64_t now_ns)
 {
 	// Idle, never alerted on: is it still there? Each such process is looked up
-	// in /proc at most once a minute, so a host of idle processes costs little.
+	// at most once a minute, so a host of idle processes costs little.
 	const std::uint64_t idle = *options_.forget_exited_after_ns;
-	const std::uint64_t recheck = 60'000'000'000;
 	std::vector<ProcessKey> gone;
 	for (const auto &[key, process] : detector_.processes()) {
 		if (process.alerted || process.last_ns + idle > now_ns)
 			continue;
-		auto it = known_.find(key);
-		if (it == known_.end() || !it->second.start_ticks) {
+		const auto it = known_.find(key);
+		if (it == known_.end() || it->second.liveness_checked_ns + kLivenessRecheckNs > now_ns)
+			continue;
+		const auto running = processes_.running(key.tgid, it->second.facts);
+		if (running == false)
 			gone.push_back(key);
-			continue;
-		}
-		if (it->second.liveness_checked_ns + recheck > now_ns)
-			continue;
-		if (same_process_alive(key.tgid, *it->second.start_ticks))
-			it->second.liveness_checked_ns = now_ns;
 		else
-			gone.push_back(key);
+			it->second.liveness_checked_ns = now_ns;
 	}
-	for (const auto &key : gone) {
+	for (const auto &key : gone)
 		detector_.forget_process(key);
-		known_.erase(key);
-	}
-	trim_heap_after(gone.size());
-}
-
-void Pipeline::trim_heap_after(std::size_t processes_freed)
-{
-	// Give what churn freed back to the system: glibc keeps freed heap pages otherwise.
-	if (processes_freed > 256)
-		malloc_trim(0);
 }
 
 void Pipeline::expire(std::uint64_t now_ns)
 {
-	for (auto &resolved : detector_.expire(now_ns)) {
-		const ProcessKey key = resolved.key;
-		on_detection(std::move(resolved), known_[key]);
-	}
-	// The detector also drops processes on its own (expiry, eviction at its cap).
-	const std::size_t before = known_.size();
-	std::erase_if(known_, [&](const auto &entry) { return !detector_.processes().contains(entry.first); });
-	trim_heap_after(before - known_.size());
+	for (auto &resolved : detector_.expire(now_ns))
+		on_detection(std::move(resolved));
 }
 
-void Pipeline::run_until(const std::atomic<bool> &stop, std::chrono::steady_clock::time_point until,
-			 const std::function<void()> &tick)
+void Pipeline::run_periodic(std::uint64_t now_ns)
+{
+	if (now_ns >= next_liveness_ns_) {
+		resolve_exited_processes(now_ns);
+		if (options_.forget_exited_after_ns)
+			forget_exited(now_ns);
+		next_liveness_ns_ = now_ns + kLivenessIntervalNs;
+	}
+	if (now_ns >= next_expiry_ns_) {
+		expire(now_ns);
+		next_expiry_ns_ = now_ns + kExpiryIntervalNs;
+	}
+	for (const auto &key : forgotten_)
+		if (!detector_.processes().contains(key)) // not seen again since
+			known_.erase(key);
+	// Give what churn freed back to the system: glibc keeps freed heap pages otherwise.
+	if (forgotten_.size() > 256)
+		malloc_trim(0);
+	forgotten_.clear();
+}
+
+void Pipeline::run(const std::atomic<bool> &stop, std::chrono::steady_clock::time_point until,
+		   const std::function<void()> &tick)
 {
 	using clock = std::chrono::steady_clock;
+	const SampleSource::Handler handler = [this](const Sample &sample) { on_sample(sample); };
 	auto next_tick = clock::now();
-	auto next_expiry = clock::now() + std::chrono::seconds(10);
-	auto next_liveness = clock::now() + std::chrono::seconds(1);
-	auto next_health = clock::now() + kAttachmentCheckInterval;
-	while (!stop.load() && clock::now() < until) {
-		sampler_->poll(100);
-		const auto now = clock::now();
-		if (tick && now >= next_tick) {
-			tick();
-			next_tick = now + std::chrono::milliseconds(250);
-		}
-		if (now >= next_liveness) {
-			resolve_exited_processes();
-			if (options_.forget_exited_after_ns)
-				forget_exited(now_monotonic_ns());
-			next_liveness = now + std::chrono::seconds(1);
-		}
-		if (now >= next_expiry) {
-			expire(now_monotonic_ns());
-			next_expiry = now + std::chrono::seconds(10);
-		}
-		if (now >= next_health) {
-			next_health = now + kAttachmentCheckInterval;
-			if (AttachmentHealth health = sampler_->check_attachment(); !health.ok) {
-				// Blind: better to stop (systemd restarts us, re-attached) than to watch nothing.
-				spdlog::error("{}; stopping", health.problem);
-				attachment_problem_ = std::move(health.problem);
-				break;
+	if (next_expiry_ns_ == 0) { // the first run: the periodic work starts from the source's now
+		next_liveness_ns_ = source_.now_ns() + kLivenessIntervalNs;
+		next_expiry_ns_ = source_.now_ns() + kExpiryIntervalNs;
+	}
+	bool more = true;
+	while (more && !stop.load() && clock::now() < until) {
+		more = source_.poll(std::chrono::milliseconds(100), handler);
+		run_periodic(source_.now_ns());
+		if (tick) {
+			if (const auto now = clock::now(); now >= next_tick) {
+				tick();
+				next_tick = now + std::chrono::milliseconds(250);
 			}
 		}
 	}
-	sampler_->poll(0); // drain what is already there
+	if (more)
+		source_.poll(std::chrono::milliseconds(0), handler); // drain what is already there
 }
 
 namespace {

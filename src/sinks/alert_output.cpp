@@ -38,17 +38,18 @@ struct QueuedOutput::SinkWorker {
 struct QueuedOutput::Shared {
 	HostIdentity host;
 	AlertFormat format = AlertFormat::Ecs;
-	ExecutableHasher hasher;
+	std::shared_ptr<ExecutableHasher> hasher;
 	std::mutex mutex; // guards sinks against add_sink while rendering
 	std::vector<std::shared_ptr<SinkWorker>> sinks;
 	std::unique_ptr<QueueWorker<AlertEvent>> render;
 
-	explicit Shared(HashLimits limits) : hasher(limits) {}
+	explicit Shared(std::shared_ptr<ExecutableHasher> executable_hasher) : hasher(std::move(executable_hasher)) {}
 
 	void render_and_fan_out(AlertEvent &event)
 	{
 		// Off the detection path: the first alert for a binary reads it whole.
-		complete_process_info(event.process, hasher);
+		if (hasher)
+			complete_process_info(event.process, *hasher);
 		Alert alert = make_alert(event.detection, event.process, host, event.window_ns, event.when);
 		alert.response = event.response;
 		auto rendered = std::make_shared<const RenderedAlert>(render_alert(alert, format));
@@ -60,7 +61,7 @@ struct QueuedOutput::Shared {
 };
 
 QueuedOutput::QueuedOutput(HostIdentity host, OutputSettings settings)
-    : shared_(std::make_shared<Shared>(settings.hash_limits)), settings_(settings)
+    : shared_(std::make_shared<Shared>(settings.hasher)), settings_(settings)
 {
 	shared_->host = std::move(host);
 	shared_->format = settings.format;
@@ -141,12 +142,16 @@ bool QueuedOutput::flush(std::chrono::milliseconds timeout)
 	return true;
 }
 
-JsonLinesOutput::JsonLinesOutput(HostIdentity host, AlertFormat format) : host_(std::move(host)), format_(format) {}
+JsonLinesOutput::JsonLinesOutput(HostIdentity host, AlertFormat format, std::shared_ptr<ExecutableHasher> hasher)
+    : host_(std::move(host)), format_(format), hasher_(std::move(hasher))
+{
+}
 
 void JsonLinesOutput::publish(const AlertEvent &event)
 {
 	ProcessInfo process = event.process;
-	complete_process_info(process, hasher_);
+	if (hasher_)
+		complete_process_info(process, *hasher_);
 	Alert alert = make_alert(event.detection, process, host_, event.window_ns, event.when);
 	alert.response = event.response;
 	const RenderedAlert rendered = render_alert(alert, format_);

@@ -2,6 +2,7 @@
 // Alerts appended as JSON lines to a file; reopened on SIGHUP for logrotate.
 #include "mxwatch/sinks/alert_sink.hpp"
 #include "mxwatch/util/errors.hpp"
+#include "mxwatch/util/fd.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -23,25 +24,20 @@ class FileSink final : public AlertSink {
 public:
 	explicit FileSink(std::string path) : path_(std::move(path)), fd_(open_append(path_))
 	{
-		if (fd_ < 0)
+		if (!fd_)
 			throw SetupError(fmt::format("cannot open alert file {}: {}", path_, std::strerror(errno)));
-	}
-	~FileSink() override
-	{
-		if (fd_ >= 0)
-			::close(fd_);
 	}
 
 	bool write(const RenderedAlert &alert) override
 	{
-		if (fd_ < 0)
+		if (!fd_)
 			reopen();
-		if (fd_ < 0)
+		if (!fd_)
 			return false;
 		// O_APPEND and one write(2) per line: lines stay whole next to other writers.
 		std::string line = alert.document;
 		line.push_back('\n');
-		return write_all(fd_, line);
+		return write_all(fd_.get(), line);
 	}
 
 	// logrotate renames the file, then sends SIGHUP: until then alerts still go to
@@ -54,16 +50,14 @@ public:
 			             std::strerror(errno));
 			return;
 		}
-		if (fd_ >= 0)
-			::close(fd_);
-		fd_ = fd;
+		fd_.reset(fd);
 	}
 
 	std::string name() const override { return "file:" + path_; }
 
 private:
 	std::string path_;
-	int fd_;
+	UniqueFd fd_;
 };
 
 } // namespace

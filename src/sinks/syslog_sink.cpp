@@ -4,6 +4,7 @@
 // with octet-counting framing (RFC 6587 §3.4.1), which survives any byte in MSG.
 #include "mxwatch/sinks/alert_sink.hpp"
 #include "mxwatch/alerts/syslog_message.hpp"
+#include "mxwatch/util/fd.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -52,14 +53,13 @@ bool connect_with_timeout(int fd, const sockaddr *addr, socklen_t len)
 class SyslogSink final : public AlertSink {
 public:
 	SyslogSink(SinkSpec spec, int facility) : spec_(std::move(spec)), facility_(facility) {}
-	~SyslogSink() override { close_socket(); }
 
 	bool write(const RenderedAlert &alert) override
 	{
 		const std::string message = rfc5424_message(alert, facility_, static_cast<std::uint32_t>(getpid()));
 		// Twice at most: a daemon that restarted leaves us a dead socket the first time.
 		for (int attempt = 0; attempt < 2; attempt++) {
-			if (fd_ < 0 && !connect_socket())
+			if (!fd_ && !connect_socket())
 				return false;
 			if (send_message(message))
 				return true;
@@ -105,11 +105,11 @@ private:
 		// Datagram first, as every syslog daemon offers it; a stream socket (some
 		// syslog-ng setups) takes newline-terminated messages.
 		for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
-			fd_ = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-			if (fd_ < 0)
+			fd_.reset(socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+			if (!fd_)
 				return false;
-			set_send_timeout(fd_);
-			if (connect_with_timeout(fd_, reinterpret_cast<sockaddr *>(&addr), sizeof(addr))) {
+			set_send_timeout(fd_.get());
+			if (connect_with_timeout(fd_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr))) {
 				stream_ = type == SOCK_STREAM;
 				return true;
 			}
@@ -131,28 +131,28 @@ private:
 		if (getaddrinfo(spec_.host.c_str(), spec_.port.c_str(), &hints, &found) != 0)
 			return false;
 		for (addrinfo *ai = found; ai; ai = ai->ai_next) {
-			fd_ = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-			if (fd_ < 0)
+			fd_.reset(socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol));
+			if (!fd_)
 				continue;
-			set_send_timeout(fd_);
-			if (connect_with_timeout(fd_, ai->ai_addr, ai->ai_addrlen))
+			set_send_timeout(fd_.get());
+			if (connect_with_timeout(fd_.get(), ai->ai_addr, ai->ai_addrlen))
 				break;
 			close_socket();
 		}
 		freeaddrinfo(found);
 		stream_ = tcp;
-		return fd_ >= 0;
+		return fd_.valid();
 	}
 
 	// A TCP write to a peer that has closed still succeeds once (the data is lost
 	// to a reset), so check for the close before writing, not after.
 	bool peer_closed() const
 	{
-		pollfd pfd{fd_, POLLIN, 0};
+		pollfd pfd{fd_.get(), POLLIN, 0};
 		if (poll(&pfd, 1, 0) != 1)
 			return false;
 		char byte;
-		return (pfd.revents & (POLLHUP | POLLERR)) || recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+		return (pfd.revents & (POLLHUP | POLLERR)) || recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 	}
 
 	bool send_message(const std::string &message)
@@ -167,7 +167,7 @@ private:
 			out = framed;
 		}
 		while (!out.empty()) {
-			const ssize_t n = ::send(fd_, out.data(), out.size(), MSG_NOSIGNAL);
+			const ssize_t n = ::send(fd_.get(), out.data(), out.size(), MSG_NOSIGNAL);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0 || (!stream_ && static_cast<std::size_t>(n) != out.size()))
@@ -177,16 +177,11 @@ private:
 		return true;
 	}
 
-	void close_socket()
-	{
-		if (fd_ >= 0)
-			::close(fd_);
-		fd_ = -1;
-	}
+	void close_socket() { fd_.reset(); }
 
 	SinkSpec spec_;
 	int facility_;
-	int fd_ = -1;
+	UniqueFd fd_;
 	bool stream_ = false;
 	std::chrono::steady_clock::time_point next_connect_{};
 };

@@ -9,6 +9,7 @@
 
 #include "mxwatch/alerts/journal_fields.hpp"
 #include "mxwatch/alerts/syslog_message.hpp"
+#include "mxwatch/util/utf8.hpp"
 
 #include <algorithm>
 #include <csignal>

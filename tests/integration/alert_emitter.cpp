@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 
 	std::unique_ptr<QueuedOutput> output;
 	try {
-		output = make_output(output_options, test::sample_host());
+		output = make_output(output_options, test::sample_host(), nullptr);
 	} catch (const SetupError &e) {
 		std::fprintf(stderr, "mxw-alert-emitter: %s\n", e.what());
 		return 2;

@@ -8,6 +8,7 @@
 
 #include "mxwatch/alerts/journal_fields.hpp"
 #include "mxwatch/alerts/syslog_message.hpp"
+#include "mxwatch/util/utf8.hpp"
 
 #include <csignal>
 #include <set>

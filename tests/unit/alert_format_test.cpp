@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // OCSF Detection Finding documents, and the rendered alert every sink receives.
 #include "alert_samples.hpp"
+#include "mxwatch/util/utf8.hpp"
 
 #include <gtest/gtest.h>
 

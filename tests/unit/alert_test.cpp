@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The ECS document of DESIGN.md §3 and the UTF-8 cleaning every format relies on.
+// The ECS document of DESIGN.md §3.
 #include "alert_samples.hpp"
 
 #include <gtest/gtest.h>
@@ -126,38 +126,6 @@ TEST(EcsAlert, HostileNamesStillGiveOneValidJsonLine)
 	const std::string message = parsed["message"];
 	for (unsigned char c : message)
 		EXPECT_TRUE(c >= 0x20 && c != 0x7F) << "control character " << int(c) << " in " << message;
-}
-
-TEST(Utf8, EachInvalidSequenceBecomesOneReplacement)
-{
-	const std::string r = "\xEF\xBF\xBD";
-	struct Case {
-		std::string in, valid, printable;
-	};
-	const std::vector<Case> cases = {
-	    {"plain", "plain", "plain"},
-	    {"caf\xC3\xA9 \xF0\x9F\x98\x80", "caf\xC3\xA9 \xF0\x9F\x98\x80", "caf\xC3\xA9 \xF0\x9F\x98\x80"},
-	    {"a\xC0\xAF"
-	     "b",
-	     "a" + r + r + "b", "a" + r + r + "b"},             // overlong '/'
-	    {"\xED\xA0\x80", r + r + r, r + r + r},             // UTF-16 surrogate
-	    {"\xF4\x90\x80\x80", r + r + r + r, r + r + r + r}, // above U+10FFFF
-	    {"\xE2\x82"
-	     "x",
-	     r + "x", r + "x"}, // truncated: one replacement
-	    {"\xE2\x82", r, r}, // truncated at the end
-	    {"\xFF", r, r},
-	    {"a\nb\x7F"
-	     "c\xC2\x85",
-	     "a\nb\x7F"
-	     "c\xC2\x85",
-	     "a" + r + "b" + r + "c" + r}, // C0, DEL, C1
-	    {std::string("nul\0in", 6), std::string("nul\0in", 6), "nul" + r + "in"},
-	};
-	for (const auto &c : cases) {
-		EXPECT_EQ(valid_utf8(c.in), c.valid) << c.in;
-		EXPECT_EQ(printable_utf8(c.in), c.printable) << c.in;
-	}
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 #include "mxwatch/sinks/alert_sink.hpp"
 #include "mxwatch/alerts/journal_fields.hpp"
 #include "mxwatch/alerts/syslog_message.hpp"
+#include "mxwatch/util/utf8.hpp"
 
 #include <gtest/gtest.h>
 #include <map>

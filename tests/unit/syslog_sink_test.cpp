@@ -8,6 +8,7 @@
 
 #include "mxwatch/sinks/alert_sink.hpp"
 #include "mxwatch/alerts/syslog_message.hpp"
+#include "mxwatch/util/utf8.hpp"
 
 #include <arpa/inet.h>
 #include <filesystem>

@@ -32,8 +32,12 @@
 #include "fpu_state.h"
 
 #include <fenv.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <xmmintrin.h>
 
 #define STACK_BYTES (64 * 1024)
@@ -45,10 +49,31 @@ static int mode = 2;
 static int toggle;
 static double sleep_s = 0.001;
 
-static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+/*
+ * The start gate: a futex word that main opens, with one wake-up for all, once every
+ * thread has arrived. Not a mutex and condition variable (the mutex would go from
+ * thread to thread, one scheduling latency each, on saturated CPUs), nor a barrier
+ * (its last thread to arrive pays for waking all the others and then waits, behind
+ * them, for seconds: the scheduler owes them that CPU time).
+ */
 static int gate_open;
+static int arrived;
 static int stop;
+
+static void gate_wait(void)
+{
+	__atomic_fetch_add(&arrived, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&gate_open, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, &gate_open, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+}
+
+static void gate_release(int threads)
+{
+	while (__atomic_load_n(&arrived, __ATOMIC_ACQUIRE) < threads)
+		workload_sleep(0.001);
+	__atomic_store_n(&gate_open, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &gate_open, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
 
 /* Summed over the threads at their end. */
 static struct {
@@ -87,10 +112,7 @@ static void *worker(void *arg)
 	unsigned long wakeups = 0, toggle_wrong = 0, bracket_failures = 0, disagree = 0;
 	unsigned long mxcsr_mode[4] = {0}, x87_mode[4] = {0};
 
-	pthread_mutex_lock(&gate_lock);
-	while (!gate_open)
-		pthread_cond_wait(&gate_cond, &gate_lock);
-	pthread_mutex_unlock(&gate_lock);
+	gate_wait();
 
 	if (!toggle)
 		fesetround(fe_modes[mode]);
@@ -169,25 +191,25 @@ int main(int argc, char **argv)
 
 	if (self_test)
 		fpu_sampler_start(0.001);
-	pthread_mutex_lock(&gate_lock);
-	gate_open = 1;
-	pthread_cond_broadcast(&gate_cond);
-	pthread_mutex_unlock(&gate_lock);
+	gate_release(threads);
 	const double start = workload_now();
 	workload_sleep(seconds);
 	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	const double stopping = workload_now();
 	for (int i = 0; i < threads; i++)
 		pthread_join(tids[i], NULL);
 	const double elapsed = workload_now() - start;
+	const double stopped = workload_now() - stopping;
 	if (self_test)
 		fpu_sampler_stop();
 
-	printf("%s: threads=%d ran=%lu created_in=%.3fs wakeups=%lu (%.0f/s per thread) modes_at_sleep "
-	       "mxcsr=%lu/%lu/%lu/%lu x87=%lu/%lu/%lu/%lu disagree=%lu toggle_wrong=%lu bracket_failures=%lu\n",
-	       prog, threads, total.ran, created, total.wakeups, (double)total.wakeups / elapsed / threads,
-	       total.mxcsr_mode[0], total.mxcsr_mode[1], total.mxcsr_mode[2], total.mxcsr_mode[3], total.x87_mode[0],
-	       total.x87_mode[1], total.x87_mode[2], total.x87_mode[3], total.disagree, total.toggle_wrong,
-	       total.bracket_failures);
+	printf(
+	    "%s: threads=%d ran=%lu created_in=%.3fs stopped_in=%.3fs wakeups=%lu (%.0f/s per thread) modes_at_sleep "
+	    "mxcsr=%lu/%lu/%lu/%lu x87=%lu/%lu/%lu/%lu disagree=%lu toggle_wrong=%lu bracket_failures=%lu\n",
+	    prog, threads, total.ran, created, stopped, total.wakeups, (double)total.wakeups / elapsed / threads,
+	    total.mxcsr_mode[0], total.mxcsr_mode[1], total.mxcsr_mode[2], total.mxcsr_mode[3], total.x87_mode[0],
+	    total.x87_mode[1], total.x87_mode[2], total.x87_mode[3], total.disagree, total.toggle_wrong,
+	    total.bracket_failures);
 	if (!self_test)
 		return 0;
 

@@ -88,11 +88,6 @@ std::string to_json_line(const nlohmann::json &document);
 // RFC 3339 UTC with milliseconds, e.g. 2026-11-27T01:02:03.456Z.
 std::string rfc3339(std::chrono::system_clock::time_point when);
 
-// Invalid UTF-8 sequences (overlong, surrogates, truncated, > U+10FFFF) become U+FFFD.
-std::string valid_utf8(std::string_view raw);
-// valid_utf8, and every control character (C0, DEL, C1) becomes U+FFFD too.
-std::string printable_utf8(std::string_view raw);
-
 // Command line as ECS wants it: the arguments joined by spaces.
 std::string join_args(const std::vector<std::string> &args);
 

@@ -5,6 +5,7 @@
 #include "mxwatch/detect/detector.hpp"
 #include "mxwatch/kernel/kernel_sampler.hpp"
 #include "mxwatch/enrich/process_info.hpp"
+#include "mxwatch/util/utf8.hpp" // terminal_safe, for the commands that print names
 
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -38,9 +39,5 @@ CheckResult collect_check_result(const Detector &detector, const KernelSampler &
 
 std::string render_table(const CheckResult &result, bool unicode);
 nlohmann::json to_json(const CheckResult &result);
-
-// Makes raw bytes safe to print on a terminal: control characters, DEL and
-// invalid UTF-8 become \xNN escapes, so a hostile name cannot move the cursor.
-std::string terminal_safe(std::string_view raw);
 
 } // namespace mxwatch

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "mxwatch/cli/output_options.hpp"
+#include "mxwatch/kernel/live_source.hpp"
 #include "mxwatch/service/pipeline.hpp"
 #include "mxwatch/kernel/privileges.hpp"
 #include "mxwatch/service/logging.hpp"
@@ -44,6 +45,7 @@ struct CommonOptions {
 	std::string metrics_address; // --metrics-address, empty: no metrics endpoint
 	std::string config_file; // --config, empty: none
 	PipelineOptions to_pipeline_options() const;
+	LiveSourceOptions to_live_source_options() const; // what is attached, and the sampling floor
 };
 
 // The capabilities these options need once attached.
@@ -71,11 +73,15 @@ std::unique_ptr<CommandLine> parse_command_line(std::vector<std::string> args);
 
 int run_cli(int argc, char **argv);
 
+// A recording's header for samples from this live source, taken when the first
+// line is written (`record`, `run --record`).
+SampleFileHeader recording_header(const LiveSource &source);
+
 // Each registers its subcommand; the callback it installs sets `action`.
 void add_run_command(CLI::App &app, const CommandLine &cli, CommandAction &action);
 void add_check_command(CLI::App &app, const CommonOptions &common, CommandAction &action);
 void add_record_command(CLI::App &app, const CommonOptions &common, CommandAction &action);
-void add_replay_command(CLI::App &app, CommandAction &action);
+void add_replay_command(CLI::App &app, const CommonOptions &common, CommandAction &action);
 void add_version_command(CLI::App &app, CommandAction &action);
 void add_doctor_command(CLI::App &app, const CommonOptions &common, CommandAction &action);
 

@@ -25,7 +25,13 @@ void add_output_options(CLI::App &app, OutputOptions &options);
 
 // The queued output with one sink per --sink. Throws SetupError naming the sink
 // that cannot work (a file that cannot be opened).
-std::unique_ptr<QueuedOutput> make_output(const OutputOptions &options, HostIdentity host);
+// `hasher` is the enrich stage's executable-hash cache (ProcessDirectory::hasher()).
+std::unique_ptr<QueuedOutput> make_output(const OutputOptions &options, HostIdentity host,
+					  std::shared_ptr<ExecutableHasher> hasher);
+// The same sinks written in the caller's thread, every alert, nothing dropped:
+// for batch commands (`replay`).
+std::unique_ptr<JsonLinesOutput> make_batch_output(const OutputOptions &options, HostIdentity host,
+						   std::shared_ptr<ExecutableHasher> hasher = nullptr);
 
 // "stdout, syslog:udp:127.0.0.1:514 (ecs)": for the start-up log line.
 std::string describe_output(const OutputOptions &options);

@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -170,6 +171,10 @@ public:
 		return processes_;
 	}
 	const DetectorConfig &config() const { return config_; }
+	// Called with every process the detector forgets (idle expiry, eviction at
+	// max_processes, forget_process), before it goes: whoever keeps state beside
+	// the detector's drops it then, and never has to reconcile.
+	void on_forget(std::function<void(const ProcessKey &)> listener) { on_forget_ = std::move(listener); }
 	// New thresholds and limits for what comes next; the evidence is kept.
 	void reconfigure(const DetectorConfig &config);
 
@@ -190,6 +195,7 @@ private:
 	// alerted on, [1] under an alert (evicted only when [0] is empty). A list,
 	// not a scan: a flood of short-lived processes must cost O(1) each.
 	std::array<std::list<ProcessKey>, 2> recency_;
+	std::function<void(const ProcessKey &)> on_forget_;
 };
 
 } // namespace mxwatch

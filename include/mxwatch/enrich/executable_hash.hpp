@@ -7,6 +7,8 @@
 // and hashed later, off the detection path, only if an alert needs it.
 #pragma once
 
+#include "mxwatch/util/fd.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <list>
@@ -43,12 +45,12 @@ public:
 	ExecutableFile(const ExecutableFile &) = delete;
 	ExecutableFile &operator=(const ExecutableFile &) = delete;
 
-	int fd() const { return fd_; }
+	int fd() const { return fd_.get(); }
 	const FileIdentity &identity() const { return identity_; }
 
 private:
-	ExecutableFile(int fd, FileIdentity identity) : fd_(fd), identity_(identity) {}
-	int fd_;
+	ExecutableFile(UniqueFd fd, FileIdentity identity) : fd_(std::move(fd)), identity_(identity) {}
+	UniqueFd fd_;
 	FileIdentity identity_;
 };
 

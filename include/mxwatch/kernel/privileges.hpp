@@ -37,10 +37,4 @@ void drop_capabilities_after_attach(const PrivilegeNeeds &needs);
 // have done their one privileged step, like the sampling floor's wakers).
 void drop_thread_capabilities();
 
-// The calling thread's capabilities as text, for logs and doctor.
-std::string current_capabilities();
-
-// Whether the calling thread has CAP_SYS_NICE in its effective set.
-bool has_cap_sys_nice();
-
 } // namespace mxwatch

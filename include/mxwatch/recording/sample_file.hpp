@@ -9,8 +9,10 @@
 #pragma once
 
 #include "mxwatch/detect/sample.hpp"
+#include "mxwatch/enrich/process_info.hpp"
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <istream>
 #include <memory>
@@ -22,7 +24,8 @@
 namespace mxwatch {
 
 inline constexpr std::string_view kSampleFormat = "mxwatch-samples";
-// 2: sample lines may carry kernel summaries ("summary"). Version 1 files still read.
+// Version 2 added process lines and kernel summaries on sample lines ("summary");
+// version 1 files are still read.
 inline constexpr std::uint64_t kSampleFormatVersion = 2;
 inline constexpr std::uint64_t kOldestSampleFormatVersion = 1;
 // Longer lines are rejected, not buffered: a sample line is about 130 bytes.
@@ -47,11 +50,22 @@ public:
 	explicit SampleWriter(std::ostream &out) : out_(out) {}
 
 	void write_header(const SampleFileHeader &header);
+	// The header as `make` returns it, written just before the first line (or by
+	// finish()): what only the attached program knows is known by then.
+	void defer_header(std::function<SampleFileHeader()> make) { deferred_header_ = std::move(make); }
+	// Writes a deferred header that no line has written yet.
+	void finish();
 	void write(const Sample &sample);
+	// What was learnt about a process at its first sample (a "process" line), so
+	// that replay groups and names processes as the live run did.
+	void write_process(std::uint32_t pid, std::uint64_t start_ns, const ProcessInfo &info);
 	std::uint64_t samples_written() const { return written_; }
 
 private:
 	std::ostream &out_;
+	void header_before_line();
+
+	std::function<SampleFileHeader()> deferred_header_;
 	std::string line_; // reused: one allocation for the whole recording
 	std::uint64_t written_ = 0;
 };
@@ -79,6 +93,10 @@ public:
 	// file and on the first error (then error() is set and every later call is false).
 	bool next(Sample &sample);
 
+	// Process lines met by next() go here (skipped without a handler).
+	using ProcessHandler = std::function<void(std::uint32_t pid, std::uint64_t start_ns, ProcessInfo info)>;
+	void on_process(ProcessHandler handler) { on_process_ = std::move(handler); }
+
 	const SampleFileHeader &header() const { return header_; }
 	const std::optional<SampleFileError> &error() const { return error_; }
 	std::uint64_t line_number() const { return line_; }
@@ -95,6 +113,7 @@ private:
 	bool header_read_ = false;
 	SampleFileHeader header_;
 	std::optional<SampleFileError> error_;
+	ProcessHandler on_process_;
 };
 
 // Parses what rfc3339() writes, and any RFC 3339 time with a Z or ±HH:MM offset.

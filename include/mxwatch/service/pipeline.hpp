@@ -1,30 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The live data path of `run` and `check`: kernel sampler -> detector ->
-// enrichment -> alert -> sinks, driven by one poll loop.
+// The one data path of `run`, `check`, `replay` and `doctor`:
+//
+//   SampleSource --> Detector --> enrich (ProcessDirectory) --> decide (Decider) --> publish (AlertOutput)
+//
+// driven by one poll loop on the source's clock. What differs between the
+// commands is only what is plugged in: the live ring buffer or a recording,
+// /proc or the recording's process facts, a real or a recording responder.
 #pragma once
 
-#include "mxwatch/sinks/alert_output.hpp"
-#include "mxwatch/decide/allowlist.hpp"
+#include "mxwatch/decide/decision.hpp"
 #include "mxwatch/detect/detector.hpp"
-#include "mxwatch/enrich/executable_hash.hpp"
-#include "mxwatch/enrich/process_info.hpp"
-#include "mxwatch/kernel/kernel_sampler.hpp"
-#include "mxwatch/decide/response_action.hpp"
-#include "mxwatch/kernel/sampling_floor.hpp"
+#include "mxwatch/detect/sample_source.hpp"
+#include "mxwatch/enrich/process_directory.hpp"
+#include "mxwatch/recording/sample_file.hpp"
+#include "mxwatch/sinks/alert_output.hpp"
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 namespace mxwatch {
 
 struct PipelineOptions {
-	SamplerOptions sampler;
 	DetectorConfig detector;
-	unsigned sampling_floor_hz = 50; // 0: no wakers
 	AllowlistConfig allowlist;
 	ResponseAction action = ResponseAction::None; // applied on first alerts, never to allowlisted processes
 	// A daemon forgets processes that were not alerted on once they have exited
@@ -49,70 +51,68 @@ struct DetectionReport {
 
 class Pipeline {
 public:
-	// Checks the host and attaches; throws SetupError with one sentence on failure.
-	explicit Pipeline(const PipelineOptions &options);
+	// Throws std::invalid_argument for a malformed allowlist entry. The source
+	// and the directory must outlive the pipeline.
+	Pipeline(const PipelineOptions &options, SampleSource &source, ProcessDirectory &processes,
+		 Responder respond = apply_response);
 
 	// Where alerts go; without one they are only kept for reports().
 	void set_output(std::unique_ptr<AlertOutput> output) { output_ = std::move(output); }
 	void reopen_output();
+	// Every sample, and each process's facts at its first sample, also go to
+	// this recording (`record`, `run --record`): replaying it judges alike.
+	void set_recorder(SampleWriter *recorder) { recorder_ = recorder; }
 	// A reload (SIGHUP): new detector settings and allowlist; evidence is kept.
 	// Throws std::invalid_argument for a malformed allowlist entry.
 	void reconfigure(const DetectorConfig &detector, const AllowlistConfig &allowlist);
 
-	// Polls until `stop` is set or `until` passes; calls `tick` about every 250 ms.
-	void run_until(const std::atomic<bool> &stop, std::chrono::steady_clock::time_point until,
-		       const std::function<void()> &tick = {});
+	// Polls the source until it is exhausted, `stop` is set or `until` passes;
+	// calls `tick` about every 250 ms. Then resolves and expires what is due.
+	void run(const std::atomic<bool> &stop,
+		 std::chrono::steady_clock::time_point until = std::chrono::steady_clock::time_point::max(),
+		 const std::function<void()> &tick = {});
 
 	const Detector &detector() const { return detector_; }
-	const KernelSampler &sampler() const { return *sampler_; }
-	const SamplingFloor &sampling_floor() const { return *sampling_floor_; }
 	const std::vector<DetectionReport> &reports() const { return reports_; }
-	// What /proc said about the process when its first sample arrived (it may be gone since).
+	// What was learnt about the process at its first sample (it may be gone since).
 	ProcessInfo process_info(const ProcessKey &key) const;
 	// Why the process is allowlisted, or nothing.
 	std::optional<std::string> allowed(const ProcessKey &key) const;
 	std::uint64_t samples_seen() const { return samples_seen_; }
 	const PipelineCounts &counts() const { return counts_; }
 	std::vector<SinkStats> output_stats() const { return output_ ? output_->stats() : std::vector<SinkStats>{}; }
-	unsigned sampling_floor_hz() const { return options_.sampling_floor_hz; }
-	// Why run_until() stopped watching: the program was detached or stopped
-	// running (checked every kAttachmentCheckInterval); empty while attached.
-	const std::string &attachment_problem() const { return attachment_problem_; }
-	// Why the reader thread is not real-time, or empty.
-	const std::string &reader_realtime_refusal() const { return reader_realtime_refusal_; }
-	static constexpr std::chrono::seconds kAttachmentCheckInterval{5};
 
 private:
-	// What the pipeline learnt about a process at its first sample.
+	// The enrich stage's result for one process, kept exactly as long as the
+	// detector keeps the process (Detector::on_forget).
 	struct KnownProcess {
-		ProcessInfo info;
+		ProcessFacts facts;
 		std::string group; // executable, or empty: groups processes for the detector
-		std::optional<std::uint64_t> start_ticks;
 		std::optional<std::string> allowed;
 		std::uint64_t liveness_checked_ns = 0; // when it was last found alive
 	};
 
 	void on_sample(const Sample &sample);
-	void on_detection(Detection detection, KnownProcess &known);
-	void resolve_exited_processes();
-	void expire(std::uint64_t now_ns);
+	KnownProcess &known(const Sample &sample);
+	void on_detection(Detection detection);
+	void resolve_exited_processes(std::uint64_t now_ns);
 	void forget_exited(std::uint64_t now_ns);
-	// malloc_trim() once many processes' state was freed.
-	void trim_heap_after(std::size_t processes_freed);
+	void expire(std::uint64_t now_ns);
+	void run_periodic(std::uint64_t now_ns);
 
 	PipelineOptions options_;
+	SampleSource &source_;
+	ProcessDirectory &processes_;
+	Decider decider_;
 	Detector detector_;
-	std::unique_ptr<AlertOutput> output_;
-	std::vector<DetectionReport> reports_;
-	Allowlist allowlist_;
-	ExecutableHasher hasher_; // for sha256 allowlist entries
 	std::unordered_map<ProcessKey, KnownProcess, ProcessKeyHash> known_;
+	std::unique_ptr<AlertOutput> output_;
+	SampleWriter *recorder_ = nullptr;
+	std::vector<DetectionReport> reports_;
 	std::uint64_t samples_seen_ = 0;
+	std::vector<ProcessKey> forgotten_; // by the detector, erased from known_ after this round
+	std::uint64_t next_liveness_ns_ = 0, next_expiry_ns_ = 0;
 	PipelineCounts counts_;
-	std::string attachment_problem_;
-	std::string reader_realtime_refusal_;
-	std::unique_ptr<KernelSampler> sampler_; // detached before the rest goes away
-	std::unique_ptr<SamplingFloor> sampling_floor_; // last: its wakers stop first
 };
 
 // Sets the flag on SIGINT and SIGTERM; counts SIGHUPs.

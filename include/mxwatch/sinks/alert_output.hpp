@@ -55,7 +55,9 @@ public:
 // for batch commands (`replay`) where nothing must be dropped and nothing waits.
 class JsonLinesOutput final : public AlertOutput {
 public:
-	explicit JsonLinesOutput(HostIdentity host, AlertFormat format = AlertFormat::Ecs);
+	// `hasher`: the enrich stage's executable-hash cache (ProcessDirectory::hasher()); null: no hashing.
+	explicit JsonLinesOutput(HostIdentity host, AlertFormat format = AlertFormat::Ecs,
+				 std::shared_ptr<ExecutableHasher> hasher = nullptr);
 	void add_sink(std::unique_ptr<AlertSink> sink) { sinks_.push_back(std::move(sink)); }
 	void publish(const AlertEvent &event) override;
 	void reopen() override;
@@ -63,7 +65,7 @@ public:
 private:
 	HostIdentity host_;
 	AlertFormat format_;
-	ExecutableHasher hasher_;
+	std::shared_ptr<ExecutableHasher> hasher_;
 	std::vector<std::unique_ptr<AlertSink>> sinks_;
 };
 
@@ -72,7 +74,9 @@ struct OutputSettings {
 	std::size_t queue_capacity = 1024; // per queue, in alerts
 	// At shutdown, how long queued alerts may take to go out before they are abandoned.
 	std::chrono::milliseconds drain_timeout{3000};
-	HashLimits hash_limits;
+	// The enrich stage's executable-hash cache (ProcessDirectory::hasher()), one
+	// per daemon; null: alerts carry no hash (replay: the files are not here).
+	std::shared_ptr<ExecutableHasher> hasher;
 };
 
 class QueuedOutput final : public AlertOutput {

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The enrich stage's view of processes: what is learnt about one at its first
+// sample, whether it still runs later, and its executable's hash when an alert
+// needs it. /proc on the live host (ProcDirectory); the recording's process
+// lines in replay (recording/recording_source.hpp), where nothing is looked up
+// on this host.
+#pragma once
+
+#include "mxwatch/enrich/executable_hash.hpp"
+#include "mxwatch/enrich/process_info.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace mxwatch {
+
+struct ProcessFacts {
+	ProcessInfo info;
+	// /proc/PID/stat's starttime at first sight: later checks tell PID reuse apart.
+	std::optional<std::uint64_t> start_ticks;
+};
+
+class ProcessDirectory {
+public:
+	virtual ~ProcessDirectory() = default;
+	// At the first sample of the process `pid` the kernel says started at `start_ns`.
+	virtual ProcessFacts first_seen(std::uint32_t pid, std::uint64_t start_ns) = 0;
+	// Whether it still runs; nothing when this directory cannot tell.
+	virtual std::optional<bool> running(std::uint32_t pid, const ProcessFacts &facts) const = 0;
+	// The executable hash cache, shared with the alert output; null where the
+	// executables are not on this host (replay).
+	virtual std::shared_ptr<ExecutableHasher> hasher() const = 0;
+	// Whether these processes run here, so that a response can be applied to them.
+	virtual bool local() const = 0;
+};
+
+// The live host's /proc.
+class ProcDirectory final : public ProcessDirectory {
+public:
+	explicit ProcDirectory(HashLimits limits = {}, std::string proc_root = "/proc");
+
+	ProcessFacts first_seen(std::uint32_t pid, std::uint64_t start_ns) override;
+	std::optional<bool> running(std::uint32_t pid, const ProcessFacts &facts) const override;
+	std::shared_ptr<ExecutableHasher> hasher() const override { return hasher_; }
+	bool local() const override { return true; }
+
+private:
+	std::shared_ptr<ExecutableHasher> hasher_;
+	std::string proc_root_;
+};
+
+} // namespace mxwatch

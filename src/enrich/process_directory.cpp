@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "mxwatch/enrich/process_directory.hpp"
+
+#include "mxwatch/enrich/process_liveness.hpp"
+
+namespace mxwatch {
+
+ProcDirectory::ProcDirectory(HashLimits limits, std::string proc_root)
+    : hasher_(std::make_shared<ExecutableHasher>(limits)), proc_root_(std::move(proc_root))
+{
+}
+
+ProcessFacts ProcDirectory::first_seen(std::uint32_t pid, std::uint64_t)
+{
+	// Read now: short-lived processes are gone by the time they are reported.
+	return {read_process_info(pid, proc_root_), read_start_ticks(pid, proc_root_)};
+}
+
+std::optional<bool> ProcDirectory::running(std::uint32_t pid, const ProcessFacts &facts) const
+{
+	return facts.start_ticks && same_process_alive(pid, *facts.start_ticks, proc_root_);
+}
+
+} // namespace mxwatch

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The pipeline without root or kernel: samples from memory, processes from a
+// directory the test fills in, responses recorded instead of sent.
+#include "mxwatch/service/pipeline.hpp"
+
+#include <gtest/gtest.h>
+#include <map>
+#include <random>
+
+namespace mxwatch {
+namespace {
+
+constexpr std::uint64_t kMs = 1'000'000;
+constexpr std::uint64_t kS = 1'000 * kMs;
+
+// Processes as the test says they are; "running" until the test ends them.
+class TestDirectory final : public ProcessDirectory {
+public:
+	void add(std::uint32_t pid, std::string exe, std::optional<std::string> user = std::nullopt)
+	{
+		ProcessInfo info;
+		info.pid = pid;
+		info.executable = std::move(exe);
+		info.user_name = std::move(user);
+		known[pid] = info;
+		alive[pid] = true;
+	}
+	ProcessFacts first_seen(std::uint32_t pid, std::uint64_t) override
+	{
+		lookups++;
+		ProcessFacts facts;
+		if (auto it = known.find(pid); it != known.end())
+			facts.info = it->second;
+		facts.info.pid = pid;
+		facts.start_ticks = pid; // stands for /proc's start time
+		return facts;
+	}
+	std::optional<bool> running(std::uint32_t pid, const ProcessFacts &) const override
+	{
+		const auto it = alive.find(pid);
+		return it != alive.end() && it->second;
+	}
+	std::shared_ptr<ExecutableHasher> hasher() const override { return nullptr; }
+	bool local() const override { return true; }
+
+	std::map<std::uint32_t, ProcessInfo> known;
+	std::map<std::uint32_t, bool> alive;
+	int lookups = 0;
+};
+
+// Keeps every published event.
+class KeptOutput final : public AlertOutput {
+public:
+	void publish(const AlertEvent &event) override { events->push_back(event); }
+	std::shared_ptr<std::vector<AlertEvent>> events = std::make_shared<std::vector<AlertEvent>>();
+};
+
+std::uint32_t csr(int mode) { return 0x9FC0u | static_cast<std::uint32_t>(mode) << 13; }
+
+// CFROUND-like samples of one thread: a random mode every 10 ms.
+void mine(SampleVector &source, std::uint32_t pid, std::uint64_t start_ns, std::uint64_t from_ns, std::uint64_t for_ns,
+	  std::uint64_t process_start = 7)
+{
+	std::mt19937 random(pid);
+	for (std::uint64_t t = from_ns; t < from_ns + for_ns; t += 10 * kMs) {
+		Sample s;
+		s.timestamp_ns = t;
+		s.tgid = s.tid = pid;
+		s.process_start_ns = process_start;
+		s.mxcsr = csr(static_cast<int>(random() % 4));
+		s.comm = "worker";
+		source.push(s);
+	}
+	(void)start_ns;
+}
+
+struct Harness {
+	explicit Harness(PipelineOptions options = {})
+	    : pipeline(options, source, directory, [this](ResponseAction action, const ResponseTarget &target) {
+		      responses.push_back({action, target});
+		      if (action == ResponseAction::None)
+			      return std::optional<ResponseOutcome>();
+		      return std::optional<ResponseOutcome>(
+			      ResponseOutcome{action, target.allowed ? ResponseResult::Skipped : ResponseResult::Applied,
+					      target.allowed ? "allowlisted" : ""});
+	      })
+	{
+		auto kept = std::make_unique<KeptOutput>();
+		events = kept->events;
+		pipeline.set_output(std::move(kept));
+	}
+	void run()
+	{
+		std::atomic<bool> stop{false};
+		pipeline.run(stop);
+	}
+	std::vector<AlertKind> kinds() const
+	{
+		std::vector<AlertKind> out;
+		for (const auto &e : *events)
+			out.push_back(e.detection.kind);
+		return out;
+	}
+
+	SampleVector source;
+	TestDirectory directory;
+	std::vector<std::pair<ResponseAction, ResponseTarget>> responses;
+	Pipeline pipeline;
+	std::shared_ptr<std::vector<AlertEvent>> events;
+};
+
+TEST(Pipeline, AMinerIsAlertedOnceWithWhatTheDirectorySaid)
+{
+	Harness h;
+	h.directory.add(42, "/opt/xmr/miner", "alice");
+	mine(h.source, 42, 0, 1 * kS, 5 * kS);
+	h.run();
+	ASSERT_EQ(h.kinds(), std::vector<AlertKind>{AlertKind::Alert});
+	const AlertEvent &e = h.events->front();
+	EXPECT_EQ(e.process.executable, "/opt/xmr/miner");
+	EXPECT_EQ(e.process.user_name, "alice");
+	EXPECT_EQ(e.detection.key.tgid, 42u);
+	EXPECT_EQ(h.directory.lookups, 1) << "the directory is asked once per process, at its first sample";
+	EXPECT_EQ(h.pipeline.counts().detections[0], 1u);
+	ASSERT_EQ(h.pipeline.reports().size(), 1u);
+}
+
+TEST(Pipeline, AllowlistedProcessesAreJudgedButNeverPublishedNorActedOn)
+{
+	PipelineOptions options;
+	options.allowlist.executables = {"/usr/bin/monerod"};
+	options.action = ResponseAction::Kill;
+	Harness h(options);
+	h.directory.add(10, "/usr/bin/monerod");
+	h.directory.add(11, "/tmp/.x/kworker");
+	mine(h.source, 10, 0, 1 * kS, 5 * kS);
+	mine(h.source, 11, 0, 1 * kS, 5 * kS);
+	h.run();
+	ASSERT_EQ(h.events->size(), 1u);
+	EXPECT_EQ(h.events->front().detection.key.tgid, 11u);
+	EXPECT_EQ(h.pipeline.counts().allowlisted, 1u);
+	EXPECT_EQ(h.pipeline.allowed({10, 7}), "executable /usr/bin/monerod");
+	// The responder is asked for both, and told which one is allowlisted: it must skip it.
+	ASSERT_EQ(h.responses.size(), 2u);
+	for (const auto &[action, target] : h.responses) {
+		EXPECT_EQ(action, ResponseAction::Kill);
+		EXPECT_EQ(target.allowed.has_value(), target.pid == 10u);
+		EXPECT_EQ(target.start_ticks, target.pid);
+	}
+	ASSERT_TRUE(h.events->front().response);
+	EXPECT_EQ(h.events->front().response->result, ResponseResult::Applied);
+}
+
+TEST(Pipeline, ResponseIsAppliedOncePerProcessOnItsFirstAlert)
+{
+	PipelineOptions options;
+	options.action = ResponseAction::Stop;
+	options.detector.ongoing_interval_ns = 2 * kS;
+	Harness h(options);
+	h.directory.add(42, "/opt/miner");
+	mine(h.source, 42, 0, 1 * kS, 10 * kS);
+	h.run();
+	EXPECT_EQ(h.responses.size(), 1u);
+	ASSERT_GE(h.events->size(), 3u);
+	EXPECT_TRUE(h.events->front().response);
+	for (std::size_t i = 1; i < h.events->size(); i++)
+		EXPECT_FALSE((*h.events)[i].response) << "event " << i;
+}
+
+TEST(Pipeline, LifecycleFirstOngoingResolvedWhenTheProcessExits)
+{
+	PipelineOptions options;
+	options.detector.ongoing_interval_ns = 3 * kS;
+	Harness h(options);
+	h.directory.add(42, "/opt/miner");
+	mine(h.source, 42, 0, 1 * kS, 8 * kS);
+	h.run();
+	const auto before_exit = h.kinds();
+	ASSERT_GE(before_exit.size(), 2u);
+	EXPECT_EQ(before_exit.front(), AlertKind::Alert);
+	EXPECT_EQ(before_exit.back(), AlertKind::Ongoing);
+	// Gone: the next exit check (once a second on the source's clock) resolves it, once.
+	h.directory.alive[42] = false;
+	h.source.advance_to(20 * kS);
+	h.run();
+	h.source.advance_to(25 * kS);
+	h.run();
+	const auto after = h.kinds();
+	ASSERT_EQ(after.size(), before_exit.size() + 1);
+	EXPECT_EQ(after.back(), AlertKind::Resolved);
+	EXPECT_EQ(h.events->back().process.executable, "/opt/miner") << "a resolution still names the process";
+}
+
+TEST(Pipeline, IdleProcessesExpireAndTheirStateGoesWithThem)
+{
+	Harness h;
+	h.directory.add(42, "/opt/miner");
+	mine(h.source, 42, 0, 1 * kS, 5 * kS);
+	h.run();
+	h.directory.alive.clear(); // the directory cannot tell: only the idle expiry ends it
+	h.directory.alive[42] = true;
+	h.source.advance_to(300 * kS);
+	h.run();
+	h.source.advance_to(320 * kS);
+	h.run();
+	EXPECT_EQ(h.kinds().back(), AlertKind::Resolved);
+	EXPECT_TRUE(h.pipeline.detector().processes().empty());
+	EXPECT_FALSE(h.pipeline.process_info({42, 7}).executable) << "the enrich state went with the detector's";
+}
+
+TEST(Pipeline, PidReuseIsANewProcessWithFreshFacts)
+{
+	Harness h;
+	h.directory.add(42, "/usr/bin/benign");
+	Sample s;
+	s.timestamp_ns = 1 * kS;
+	s.tgid = s.tid = 42;
+	s.process_start_ns = 7;
+	s.mxcsr = csr(2);
+	h.source.push(s);
+	h.run();
+	EXPECT_EQ(h.pipeline.process_info({42, 7}).executable, "/usr/bin/benign");
+	// The same pid, started later, is another process: looked up again.
+	h.directory.add(42, "/tmp/miner");
+	mine(h.source, 42, 0, 2 * kS, 5 * kS, /*process_start=*/900);
+	h.run();
+	EXPECT_EQ(h.directory.lookups, 2);
+	ASSERT_EQ(h.events->size(), 1u);
+	EXPECT_EQ(h.events->front().detection.key.start_ns, 900u);
+	EXPECT_EQ(h.events->front().process.executable, "/tmp/miner");
+	EXPECT_EQ(h.pipeline.process_info({42, 7}).executable, "/usr/bin/benign");
+}
+
+TEST(Pipeline, AReloadAppliesTheNewAllowlistToKnownProcesses)
+{
+	Harness h;
+	h.directory.add(42, "/opt/miner");
+	Sample s;
+	s.timestamp_ns = 1 * kS;
+	s.tgid = s.tid = 42;
+	s.process_start_ns = 7;
+	s.mxcsr = csr(1);
+	h.source.push(s);
+	h.run();
+	AllowlistConfig allow;
+	allow.executables = {"/opt/miner"};
+	h.pipeline.reconfigure({}, allow);
+	mine(h.source, 42, 0, 2 * kS, 5 * kS);
+	h.run();
+	EXPECT_TRUE(h.events->empty());
+	EXPECT_EQ(h.pipeline.counts().allowlisted, 1u);
+	allow.executables = {"relative/path"};
+	EXPECT_THROW(h.pipeline.reconfigure({}, allow), std::invalid_argument);
+}
+
+TEST(Pipeline, ExecutablesGroupRespawnedWorkers)
+{
+	// Workers that live half a second each: alone none is convincing, pooled by
+	// executable (the directory's answer) they are.
+	Harness h;
+	std::uint64_t t = 1 * kS;
+	for (std::uint32_t pid = 100; pid < 130; pid++, t += 500 * kMs) {
+		h.directory.add(pid, "/opt/respawning-miner");
+		mine(h.source, pid, 0, t, 200 * kMs, pid);
+	}
+	h.run();
+	ASSERT_FALSE(h.events->empty());
+	EXPECT_EQ(h.events->front().detection.scope, "group");
+	EXPECT_NE(h.events->front().detection.group.find("/opt/respawning-miner"), std::string::npos);
+}
+
+} // namespace
+} // namespace mxwatch
