@@ -22,6 +22,10 @@ std::uint64_t monotonic_ns()
 
 LiveSource::LiveSource(const LiveSourceOptions &options)
 {
+	// The thread that loads the program, then polls the ring buffer and runs the
+	// detector, must not starve on a saturated host: real-time from the start
+	// (while the capabilities are there: the caller drops them after this).
+	reader_realtime_refusal_ = make_reader_realtime();
 	if (auto problem = first_host_problem(check_host()))
 		throw SetupError(*problem);
 	sampler_ = std::make_unique<KernelSampler>(options.sampler, [this](const Sample &sample) {
@@ -31,9 +35,6 @@ LiveSource::LiveSource(const LiveSourceOptions &options)
 	const auto idle_after = options.park_sampling_floor ? std::chrono::nanoseconds(options.sampler.forget_after_ns)
 							    : std::chrono::nanoseconds(0);
 	sampling_floor_ = std::make_unique<SamplingFloor>(options.sampling_floor_hz, idle_after);
-	// The thread that polls the ring buffer and runs the detector must not starve
-	// (while the capabilities are still there: the caller drops them after this).
-	reader_realtime_refusal_ = make_reader_realtime();
 	next_health_check_ = std::chrono::steady_clock::now() + kAttachmentCheckInterval;
 }
 
