@@ -5,16 +5,28 @@
  *
  * A thread that never leaves the default rounding mode costs a load of its
  * saved MXCSR and of followed_threads (and, while some thread is followed, of
- * its slot in followed_slots), and sends nothing. Once a thread is seen in a non-default mode it is
- * followed: every non-default sample and every return to the default mode is
- * sent; runs of default samples in between are folded into a count carried by
- * the thread's next record (at least every flush_interval_ns). A thread that
- * stays in the default mode for forget_after_ns is no longer followed.
+ * its slot in followed_slots), and sends nothing. Once a thread is seen in a
+ * non-default mode it is followed: its first sample is sent at once, and every
+ * later one is counted in its entry of `tracked` (struct mxw_counts, counted as
+ * the detector counts consecutive samples). The counts go out as a summary
+ * record at most every summary_interval_ns per thread, and only while the
+ * thread's process has record budget left for the interval; a summary that
+ * cannot go out yet stays in the entry and keeps counting (deferred, not
+ * lost). So what user space receives is exact, and its volume is bounded by the
+ * number of followed threads, not by how often they are switched out. A thread
+ * that stays in the default mode for forget_after_ns, or exits, is no longer
+ * followed; its last summary says so.
+ *
+ * Raw mode (`mxwatch record --raw`): every non-default sample and every return
+ * to the default mode is sent as a sample record instead, runs of default
+ * samples in between folded into a count carried by the thread's next record
+ * (at least every flush_interval_ns).
  */
 #include "vmlinux_subset.h"
 #include <bpf/bpf_helpers.h>
 #include "core_fixes.bpf.h"
 #include "mxwatch_event.h"
+#include "mxwatch_counts.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -24,6 +36,14 @@ const volatile __u64 forget_after_ns = 30000000000ull;
 /* Wake the reader only once this much is waiting in the ring buffer (0: on every
  * record); user space drains the rest on its poll timeout. */
 const volatile __u64 wakeup_bytes = 0;
+/* Send raw sample records instead of summaries. */
+const volatile __u32 raw_samples = 0;
+const volatile __u64 summary_interval_ns = 50000000ull;
+/* Summaries one process may send per summary_interval_ns, all its threads together. */
+const volatile __u32 process_budget = 64;
+/* A summary held back this long goes out whatever its process's budget: bounds
+ * the delay of a thread that loses the race for its process's budget. */
+const volatile __u64 summary_max_delay_ns = 1000000000ull;
 
 /*
  * Read on every hit, written almost never: the two share a cache line (every
@@ -38,6 +58,7 @@ __u32 followed_threads;
 
 /* Anchors the wire records in the object's BTF, where the layout test reads them. */
 const struct mxw_sample_record *unused_sample_record __attribute__((unused));
+const struct mxw_summary_record *unused_summary_record __attribute__((unused));
 
 /*
  * How many followed threads hash to each slot (by thread id): while some
@@ -56,7 +77,22 @@ struct tracked_thread {
 	__u64 last_sent_ns;
 	__u64 last_nondefault_ns;
 	__u32 last_rc;
-	__u32 skipped;
+	__u32 skipped; /* raw mode: default samples folded since the last record */
+	/* Summaries: the samples since the last record, and the last one's registers. */
+	__u64 first_pending_ns; /* 0: nothing pending */
+	__u32 last_mxcsr;
+	__u32 last_flags;
+	__u16 last_x87_cw;
+	__u16 pad;
+	__u32 deferrals;
+	struct mxw_counts pending;
+};
+
+/* A process's spending of its record budget in the current interval. */
+struct process_budget {
+	__u64 interval_start_ns;
+	__u32 used;
+	__u32 pad;
 };
 
 struct {
@@ -72,19 +108,146 @@ struct {
 } tracked SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384); /* resized by user space before load */
+	__type(key, __u32);         /* tgid */
+	__type(value, struct process_budget);
+} budgets SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MXW_CTR_COUNT);
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
 
-static __always_inline void counter__inc(enum mxw_counter which)
+static __always_inline void counter__add(enum mxw_counter which, __u64 n)
 {
 	__u32 key = which;
 	__u64 *value = bpf_map_lookup_elem(&counters, &key);
 
 	if (value)
-		*value += 1;
+		*value += n;
+}
+
+static __always_inline void counter__inc(enum mxw_counter which)
+{
+	counter__add(which, 1);
+}
+
+static __always_inline __u64 ringbuf__wakeup_flags(void)
+{
+	return wakeup_bytes && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes ? BPF_RB_NO_WAKEUP : 0;
+}
+
+static __always_inline void thread__unfollow(__u64 pid_tgid)
+{
+	if (!bpf_map_delete_elem(&tracked, &pid_tgid)) {
+		__sync_fetch_and_add(follow_slot(pid_tgid), -1);
+		__sync_fetch_and_add(&followed_threads, -1);
+	}
+}
+
+/* Takes one record from the process's budget for this interval; 0 when spent. */
+static __always_inline int budget__take(__u32 tgid, __u64 now)
+{
+	struct process_budget *budget = bpf_map_lookup_elem(&budgets, &tgid);
+
+	if (!budget) {
+		struct process_budget fresh = {.interval_start_ns = now, .used = 1};
+
+		bpf_map_update_elem(&budgets, &tgid, &fresh, BPF_ANY);
+		return 1; /* a budget that cannot be kept is not enforced */
+	}
+	if (now - budget->interval_start_ns >= summary_interval_ns) {
+		/* Two CPUs may both start the interval: the budget is approximate, never exceeded by much. */
+		budget->interval_start_ns = now;
+		budget->used = 1;
+		return 1;
+	}
+	if (budget->used >= process_budget)
+		return 0;
+	__sync_fetch_and_add(&budget->used, 1);
+	return 1;
+}
+
+/* Sends the thread's pending counts. Returns 0, or -1 when the ring buffer is full. */
+static __always_inline int summary__emit(__u64 pid_tgid, const struct tracked_thread *thread, __u32 flags,
+					 __u64 now)
+{
+	struct mxw_summary_record *rec;
+
+	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	if (!rec)
+		return -1;
+	rec->hdr.type = MXW_RECORD_SUMMARY;
+	rec->hdr.size = sizeof(*rec);
+	rec->hdr.cpu = bpf_get_smp_processor_id();
+	rec->hdr.timestamp_ns = now;
+	rec->tgid = pid_tgid >> 32;
+	rec->tid = (__u32)pid_tgid;
+	rec->cgroup_id = bpf_get_current_cgroup_id();
+	rec->process_start_ns = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(),
+					      group_leader, start_time);
+	rec->first_ns = thread->first_pending_ns;
+	rec->mxcsr = thread->last_mxcsr;
+	rec->flags = thread->last_flags | flags;
+	rec->x87_cw = thread->last_x87_cw;
+	rec->reserved = 0;
+	rec->deferrals = thread->deferrals;
+	rec->counts = thread->pending;
+	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
+	bpf_ringbuf_submit(rec, ringbuf__wakeup_flags());
+	counter__inc(MXW_CTR_SENT);
+	return 0;
+}
+
+static __always_inline __u64 counts__samples(const struct mxw_counts *c)
+{
+	return (__u64)c->by_mode[0] + c->by_mode[1] + c->by_mode[2] + c->by_mode[3];
+}
+
+/* Summary mode: counts the sample of a followed thread, and sends what is due. */
+static __always_inline void thread__count(__u64 pid_tgid, struct tracked_thread *thread,
+					  const struct mxw_fpu_regs *regs, __u32 rc, __u64 now)
+{
+	const __u32 before = thread->last_rc;
+	const int ends = rc == 0 && before == 0 && now - thread->last_nondefault_ns >= forget_after_ns;
+
+	if (!thread->first_pending_ns)
+		thread->first_pending_ns = now;
+	mxw_counts__add(&thread->pending, before, regs->mxcsr, regs->x87_cw, ends);
+	thread->last_rc = rc;
+	thread->last_mxcsr = regs->mxcsr;
+	thread->last_x87_cw = regs->x87_cw;
+	thread->last_flags = regs->flags;
+	if (rc)
+		thread->last_nondefault_ns = now;
+
+	if (ends) {
+		if (summary__emit(pid_tgid, thread, MXW_SAMPLE_F_LAST, now)) {
+			counter__inc(MXW_CTR_DEFERRED_FULL); /* still followed: the next sample tries again */
+			return;
+		}
+		thread__unfollow(pid_tgid);
+		return;
+	}
+	if (now - thread->last_sent_ns < summary_interval_ns)
+		return;
+	if (now - thread->last_sent_ns < summary_max_delay_ns && !budget__take(pid_tgid >> 32, now)) {
+		thread->deferrals += 1;
+		counter__inc(MXW_CTR_DEFERRED_BUDGET);
+		return;
+	}
+	if (summary__emit(pid_tgid, thread, 0, now)) {
+		thread->deferrals += 1;
+		counter__inc(MXW_CTR_DEFERRED_FULL);
+		return;
+	}
+	__builtin_memset(&thread->pending, 0, sizeof(thread->pending));
+	thread->first_pending_ns = 0;
+	thread->deferrals = 0;
+	thread->last_sent_ns = now;
 }
 
 static __always_inline void sample__emit(__u64 pid_tgid, const struct mxw_fpu_regs *regs,
@@ -95,6 +258,7 @@ static __always_inline void sample__emit(__u64 pid_tgid, const struct mxw_fpu_re
 	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
 	if (!rec) {
 		counter__inc(MXW_CTR_LOST);
+		counter__add(MXW_CTR_LOST_SAMPLES, 1 + default_skipped);
 		return;
 	}
 	rec->hdr.type = MXW_RECORD_SAMPLE;
@@ -112,9 +276,7 @@ static __always_inline void sample__emit(__u64 pid_tgid, const struct mxw_fpu_re
 	rec->process_start_ns = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(),
 					      group_leader, start_time);
 	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
-	bpf_ringbuf_submit(rec, wakeup_bytes && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes
-				       ? BPF_RB_NO_WAKEUP
-				       : 0);
+	bpf_ringbuf_submit(rec, ringbuf__wakeup_flags());
 	counter__inc(MXW_CTR_SENT);
 }
 
@@ -152,6 +314,9 @@ static __always_inline int on_regs_deactivated(struct fpu *fpu, const int typed)
 			.last_sent_ns = now,
 			.last_nondefault_ns = now,
 			.last_rc = rc,
+			.last_mxcsr = regs.mxcsr,
+			.last_flags = regs.flags,
+			.last_x87_cw = regs.x87_cw,
 		};
 		if (bpf_map_update_elem(&tracked, &pid_tgid, &fresh, BPF_NOEXIST))
 			counter__inc(MXW_CTR_TRACK_FAILED);
@@ -164,13 +329,14 @@ static __always_inline int on_regs_deactivated(struct fpu *fpu, const int typed)
 	}
 
 	now = bpf_ktime_get_ns();
+	if (!raw_samples) {
+		thread__count(pid_tgid, thread, &regs, rc, now);
+		return 0;
+	}
 	if (rc == 0 && thread->last_rc == 0) {
 		if (now - thread->last_nondefault_ns >= forget_after_ns) {
 			skipped = thread->skipped;
-			if (!bpf_map_delete_elem(&tracked, &pid_tgid)) {
-				__sync_fetch_and_add(follow_slot(pid_tgid), -1);
-				__sync_fetch_and_add(&followed_threads, -1);
-			}
+			thread__unfollow(pid_tgid);
 			sample__emit(pid_tgid, &regs, MXW_SAMPLE_F_LAST, skipped, now);
 			return 0;
 		}
@@ -210,4 +376,48 @@ SEC("tracepoint/x86_fpu/x86_fpu_regs_deactivated")
 int mxw_tracepoint(struct trace_event_raw_x86_fpu *ctx)
 {
 	return on_regs_deactivated(ctx->fpu, 0);
+}
+
+/*
+ * A followed thread exits: its pending counts go out as its last summary (it
+ * will not be switched out again to send them), and its entry is freed.
+ */
+static __always_inline int on_thread_exit(void)
+{
+	struct tracked_thread *thread;
+	__u64 pid_tgid;
+
+	if (!followed_threads)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (!*follow_slot(pid_tgid))
+		return 0;
+	thread = bpf_map_lookup_elem(&tracked, &pid_tgid);
+	if (!thread)
+		return 0;
+	if (!raw_samples && thread->first_pending_ns &&
+	    summary__emit(pid_tgid, thread, MXW_SAMPLE_F_LAST, bpf_ktime_get_ns())) {
+		counter__inc(MXW_CTR_LOST);
+		counter__add(MXW_CTR_LOST_SAMPLES, counts__samples(&thread->pending));
+	}
+	thread__unfollow(pid_tgid);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int mxw_exit_tp_btf(__u64 *ctx)
+{
+	return on_thread_exit();
+}
+
+SEC("raw_tp/sched_process_exit")
+int mxw_exit_raw_tp(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_thread_exit();
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int mxw_exit_tracepoint(void *ctx)
+{
+	return on_thread_exit();
 }

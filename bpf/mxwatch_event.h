@@ -37,6 +37,7 @@
 
 enum mxw_record_type {
 	MXW_RECORD_SAMPLE = 1,
+	MXW_RECORD_SUMMARY = 2, /* struct mxw_summary_record */
 };
 
 enum mxw_sample_flags {
@@ -67,7 +68,16 @@ enum mxw_counter {
 	MXW_CTR_SUPPRESSED = 3,   /* default-mode samples of followed threads folded into a count */
 	MXW_CTR_TRACK_FAILED = 4, /* a thread could not be followed: tracking map update failed */
 	MXW_CTR_READ_FAILED = 5,  /* the saved FPU area could not be read */
-	MXW_CTR_COUNT = 6,
+	/* A thread's summary was due but its process had spent its record budget for
+	 * this interval: the counts stay in the thread's entry and go out later. */
+	MXW_CTR_DEFERRED_BUDGET = 6,
+	/* A summary was due but the ring buffer was full: kept and sent later, as above. */
+	MXW_CTR_DEFERRED_FULL = 7,
+	/* Samples lost with a record that could not be sent and could not be kept (a
+	 * first sample, or the last summary of an exiting thread): a true loss,
+	 * also counted in MXW_CTR_LOST (which counts records). */
+	MXW_CTR_LOST_SAMPLES = 8,
+	MXW_CTR_COUNT = 9,
 };
 
 struct mxw_record_header {
@@ -99,6 +109,47 @@ struct mxw_sample_record {
 	/* Start time of the thread group leader (CLOCK_MONOTONIC ns): with tgid it
 	 * names a process uniquely, even across PID reuse. */
 	MXW_U64 process_start_ns;
+	char comm[MXW_COMM_LEN];
+};
+
+/*
+ * What a run of samples of one thread says, counted the way the detector
+ * counts consecutive samples (src/detect/detector.cpp): mxw_counts__add() in
+ * mxwatch_counts.h is the one definition, shared by the BPF program and the
+ * unit tests.
+ */
+struct mxw_counts {
+	MXW_U32 by_mode[4];   /* samples per MXCSR rounding mode */
+	MXW_U32 transitions;  /* samples whose mode differs from the thread's previous sample */
+	MXW_U32 after_non_default;         /* samples that followed a non-default sample */
+	MXW_U32 changed_after_non_default; /* of those, with a different mode */
+	/* Samples raw mode would have sent as records: all but default-mode samples
+	 * after a default-mode sample (those raw mode folds into default_skipped). */
+	MXW_U32 records;
+	MXW_U32 ftz_daz;    /* of the records, with MXCSR's FTZ and DAZ both set */
+	MXW_U32 x87_agrees; /* non-default samples whose x87 rounding mode equals MXCSR's */
+};
+
+/*
+ * The samples of one followed thread since its previous record, as counts
+ * (the default): sent at most every summary_interval_ns per thread, when its
+ * process has record budget left; a summary that cannot go out yet stays in
+ * the kernel and keeps counting. hdr.timestamp_ns is the last counted sample's
+ * time; mxcsr, x87_cw and flags are that sample's.
+ */
+struct mxw_summary_record {
+	struct mxw_record_header hdr;
+	MXW_U32 tgid;
+	MXW_U32 tid;
+	MXW_U64 cgroup_id;
+	MXW_U64 process_start_ns;
+	MXW_U64 first_ns; /* time of the first sample counted */
+	MXW_U32 mxcsr;
+	MXW_U32 flags; /* enum mxw_sample_flags: MXW_SAMPLE_F_LAST, init-state flags of the last sample */
+	MXW_U16 x87_cw;
+	MXW_U16 reserved;
+	MXW_U32 deferrals; /* times this summary was due and held back (budget spent, ring full) */
+	struct mxw_counts counts;
 	char comm[MXW_COMM_LEN];
 };
 

@@ -15,9 +15,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	std::memcpy(copy, data, size);
 	const mxwatch::Decoded decoded = mxwatch::decode_record({copy, size});
 	if (decoded.sample) {
-		// Only a whole sample record decodes, and its comm stays within the field.
-		if (size < sizeof(mxw_sample_record) || decoded.sample->comm.size() > sizeof(mxw_sample_record{}.comm))
+		// Only a whole record of its type decodes, and its comm stays within the field.
+		const std::size_t whole = decoded.sample->summary ? sizeof(mxw_summary_record) : sizeof(mxw_sample_record);
+		if (size < whole || decoded.sample->comm.size() > sizeof(mxw_sample_record{}.comm))
 			std::abort();
+		if (decoded.sample->summary && decoded.sample->summary->counts.total() > 4ull * UINT32_MAX)
+			std::abort(); // four 32-bit counts on the wire
 		(void)mxwatch::to_string(decoded.sample->mode());
 	} else {
 		(void)mxwatch::to_string(decoded.error);

@@ -75,7 +75,7 @@ for ((run = 1; run <= runs; run++)); do
 		rec=$out/$name.$run.jsonl
 		cg=$cgroot/mxw-eval-$name-$run
 		mkdir -p "$cg"
-		"$build/mxwatch" record -o "$rec" --duration $((seconds + 4)) 2>"$tmp/record.err" &
+		"$build/mxwatch" record --raw -o "$rec" --duration $((seconds + 4)) 2>"$tmp/record.err" &
 		recorder=$!
 		for _ in $(seq 100); do grep -q attached "$tmp/record.err" && break; sleep 0.1; done
 		# The workload and everything it starts run in the cgroup.

@@ -24,6 +24,7 @@ namespace {
 struct RecordOptions {
 	std::string output;
 	double duration_s = 0; // 0: until SIGINT/SIGTERM
+	bool raw = false;      // one record per sample instead of per-thread summaries
 };
 
 int run_record(const CommonOptions &common, const RecordOptions &options)
@@ -32,6 +33,7 @@ int run_record(const CommonOptions &common, const RecordOptions &options)
 	LiveSourceOptions live = common.to_live_source_options();
 	// The floor always awake: a recording should show the sample rates run gets.
 	live.park_sampling_floor = false;
+	live.sampler.raw_samples = options.raw;
 	LiveSource source(live); // attached first: a failed attach leaves no empty file
 
 	const bool to_stdout = options.output == "-";
@@ -83,8 +85,10 @@ int run_record(const CommonOptions &common, const RecordOptions &options)
 
 	const double seconds = std::chrono::duration<double>(clock::now() - start).count();
 	const SamplerCounters c = source.sampler().counters();
-	spdlog::info("wrote {} samples to {} in {:.1f} s (kernel: {} hits, {} records sent, {} lost)",
-		     writer.samples_written(), shown, seconds, c.hits, c.sent, c.lost);
+	spdlog::info("wrote {} records to {} in {:.1f} s (kernel: {} hits, {} records sent, {} lost, {}+{} summaries "
+		     "deferred)",
+		     writer.samples_written(), shown, seconds, c.hits, c.sent, c.lost, c.deferred_budget,
+		     c.deferred_full);
 	if (c.lost)
 		spdlog::warn("{} records were lost in the kernel (ring buffer full): the recording has gaps; "
 			     "try a larger --ring-buffer-kib",
@@ -120,6 +124,10 @@ void add_record_command(CLI::App &app, const CommonOptions &common, CommandActio
 		->configurable(false);
 	cmd->add_option("-d,--duration", options->duration_s, "Seconds to record (default: until SIGINT/SIGTERM)")
 		->check(CLI::Range(0.1, 31'536'000.0))
+		->configurable(false);
+	cmd->add_flag("--raw", options->raw,
+		      "One record per sample (every non-default sample and return to the default mode) instead of "
+		      "per-thread summaries")
 		->configurable(false);
 }
 

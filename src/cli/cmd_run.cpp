@@ -54,6 +54,8 @@ MetricsSnapshot snapshot(const LiveSource &source, const Pipeline &pipeline, con
 		s.tracked_threads += process.threads.size();
 	s.sinks = pipeline.output_stats();
 	s.sampling_floor_hz = source.sampling_floor().rate_hz();
+	s.attachment_problem = source.attachment_problem();
+	s.reader_realtime = source.reader_realtime_refusal().empty();
 	s.reloads_succeeded = reloads.succeeded;
 	s.reloads_failed = reloads.failed;
 	s.last_reload_ok = reloads.last_ok;
@@ -194,8 +196,10 @@ int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 		}
 		if (const auto now = std::chrono::steady_clock::now(); now >= next_stats) {
 			const auto c = source.sampler().counters();
-			spdlog::info("kernel: {} hits, {} records sent, {} lost; tracking {} processes", c.hits, c.sent,
-				     c.lost, pipeline.detector().processes().size());
+			spdlog::info("kernel: {} hits, {} records sent, {} lost ({} samples), {}+{} summaries deferred "
+				     "(budget, ring full); tracking {} processes",
+				     c.hits, c.sent, c.lost, c.lost_samples, c.deferred_budget, c.deferred_full,
+				     pipeline.detector().processes().size());
 			next_stats = now + std::chrono::minutes(1);
 		}
 	});
@@ -203,6 +207,12 @@ int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 	const auto c = source.sampler().counters();
 	spdlog::info("stopping: {} hits, {} records sent, {} lost, {} alerts", c.hits, c.sent, c.lost,
 		     pipeline.reports().size());
+	if (!source.attachment_problem().empty()) {
+		if (metrics)
+			metrics->publish(snapshot(source, pipeline, reloads)); // a last scrape shows why
+		spdlog::error("exiting with an error: mxwatch was blind ({})", source.attachment_problem());
+		return kExitError;
+	}
 	return kExitClean;
 }
 

@@ -7,38 +7,6 @@
 
 namespace mxwatch {
 
-std::uint64_t ModeCounts::total() const
-{
-	std::uint64_t sum = 0;
-	for (auto n : by_mode)
-		sum += n;
-	return sum;
-}
-
-double ModeCounts::share(RoundingMode mode) const
-{
-	const auto n = total();
-	return n == 0 ? 0.0 : static_cast<double>(by_mode[static_cast<int>(mode)]) / static_cast<double>(n);
-}
-
-double ModeCounts::ftz_daz_share() const
-{
-	return records == 0 ? 0.0 : static_cast<double>(ftz_daz) / static_cast<double>(records);
-}
-
-ModeCounts &ModeCounts::operator+=(const ModeCounts &other)
-{
-	records += other.records;
-	for (int m = 0; m < kRoundingModes; m++)
-		by_mode[m] += other.by_mode[m];
-	transitions += other.transitions;
-	after_non_default += other.after_non_default;
-	changed_after_non_default += other.changed_after_non_default;
-	ftz_daz += other.ftz_daz;
-	x87_agrees += other.x87_agrees;
-	return *this;
-}
-
 void WindowedCounts::add(std::uint64_t timestamp_ns, std::uint64_t window_ns, const ModeCounts &delta)
 {
 	const std::uint64_t bucket_ns = std::max<std::uint64_t>(window_ns / kBuckets, 1);
@@ -204,17 +172,13 @@ ProcessEvidence &Detector::process_for(const Sample &sample, const std::string &
 	return process;
 }
 
-std::optional<Detection> Detector::observe(const Sample &sample, const std::string &group)
-{
-	ProcessEvidence &process = process_for(sample, group);
-	if (sample.tid == sample.tgid || process.comm.empty())
-		process.comm = sample.comm; // the main thread's name names the process
-	process.last_ns = std::max(process.last_ns, sample.timestamp_ns);
-	touch(process);
-	ThreadEvidence &thread = process.threads[sample.tid];
+namespace {
 
+// One raw sample (with the default samples folded into it) against the
+// thread's previous one. bpf/mxwatch_counts.h counts the same way in the kernel.
+void count_raw_sample(const Sample &sample, const ThreadEvidence &thread, ModeCounts &delta)
+{
 	const RoundingMode mode = sample.mode();
-	ModeCounts delta;
 	delta.by_mode[static_cast<int>(mode)] = 1;
 	delta.by_mode[0] += sample.default_skipped;
 	delta.records = 1;
@@ -234,6 +198,28 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 			delta.changed_after_non_default += mode != before;
 		}
 		delta.transitions += mode != before;
+	}
+}
+
+} // namespace
+
+std::optional<Detection> Detector::observe(const Sample &sample, const std::string &group)
+{
+	ProcessEvidence &process = process_for(sample, group);
+	if (sample.tid == sample.tgid || process.comm.empty())
+		process.comm = sample.comm; // the main thread's name names the process
+	process.last_ns = std::max(process.last_ns, sample.timestamp_ns);
+	touch(process);
+	ThreadEvidence &thread = process.threads[sample.tid];
+
+	const RoundingMode mode = sample.mode();
+	ModeCounts delta;
+	if (sample.summary) {
+		// The kernel counted these samples against each other and against this
+		// thread's previous record, as count_raw_sample() does: nothing to infer.
+		delta = sample.summary->counts;
+	} else {
+		count_raw_sample(sample, thread, delta);
 	}
 	thread.seen = true;
 	thread.last_mode = mode;

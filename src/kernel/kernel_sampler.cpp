@@ -6,10 +6,13 @@
 #include "mxwatch_bpf.skel.h"
 #include "mxwatch_event.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
+#include <fstream>
+#include <limits>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <unistd.h>
@@ -67,6 +70,37 @@ bpf_program *program_for(mxwatch_bpf *skeleton, AttachType type)
 	return nullptr;
 }
 
+bpf_program *exit_program_for(mxwatch_bpf *skeleton, AttachType type)
+{
+	switch (type) {
+	case AttachType::TpBtf:
+		return skeleton->progs.mxw_exit_tp_btf;
+	case AttachType::RawTp:
+		return skeleton->progs.mxw_exit_raw_tp;
+	case AttachType::Tracepoint:
+		return skeleton->progs.mxw_exit_tracepoint;
+	case AttachType::Auto:
+		break;
+	}
+	return nullptr;
+}
+
+// Context switches since boot, from /proc/stat's "ctxt" line; 0 if unreadable.
+std::uint64_t context_switches()
+{
+	std::ifstream stat("/proc/stat");
+	std::string key;
+	while (stat >> key) {
+		if (key == "ctxt") {
+			std::uint64_t n = 0;
+			stat >> n;
+			return n;
+		}
+		stat.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+	}
+	return 0;
+}
+
 std::string errno_text(int err)
 {
 	return std::strerror(err < 0 ? -err : err);
@@ -111,10 +145,17 @@ void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType ty
 	// One wake-up per quarter buffer instead of one per record: poll() drains
 	// the rest on its timeout, so a record waits at most one poll period.
 	skel->rodata->wakeup_bytes = options.ring_buffer_bytes / 4;
+	skel->rodata->raw_samples = options.raw_samples ? 1 : 0;
+	skel->rodata->summary_interval_ns = options.summary_interval_ns;
+	skel->rodata->process_budget = options.process_budget;
+	skel->rodata->summary_max_delay_ns = options.summary_max_delay_ns;
 	bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
 	bpf_map__set_max_entries(skel->maps.tracked, options.max_tracked_threads);
-	for (auto candidate : {AttachType::TpBtf, AttachType::RawTp, AttachType::Tracepoint})
+	bpf_map__set_max_entries(skel->maps.budgets, options.max_tracked_threads);
+	for (auto candidate : {AttachType::TpBtf, AttachType::RawTp, AttachType::Tracepoint}) {
 		bpf_program__set_autoload(program_for(skel, candidate), candidate == type);
+		bpf_program__set_autoload(exit_program_for(skel, candidate), candidate == type);
+	}
 
 	if (int err = mxwatch_bpf__load(skel))
 		throw SetupError(fmt::format("loading the BPF program failed: {}", errno_text(err)));
@@ -140,12 +181,76 @@ void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType ty
 		break;
 	}
 
+	link_ = link;
+	attach_exit_hook(type);
+
 	ring_buffer_.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &KernelSampler::on_record, this, nullptr));
 	if (!ring_buffer_)
 		throw SetupError(fmt::format("cannot open the ring buffer: {}", errno_text(errno)));
 	attached_ = type;
-	spdlog::info("attached {} to x86_fpu_regs_deactivated (ring buffer {} KiB, up to {} followed threads)",
-		     to_string(type), options.ring_buffer_bytes / 1024, options.max_tracked_threads);
+	health_hits_ = counters().hits;
+	health_ctxt_ = context_switches();
+	spdlog::info("attached {} to x86_fpu_regs_deactivated (ring buffer {} KiB, up to {} followed threads, {})",
+		     to_string(type), options.ring_buffer_bytes / 1024, options.max_tracked_threads,
+		     options.raw_samples ? "raw samples"
+					 : fmt::format("summaries every {} ms, {} per process", options.summary_interval_ns / 1'000'000,
+						       options.process_budget));
+}
+
+void KernelSampler::attach_exit_hook(AttachType type)
+{
+	mxwatch_bpf *skel = skeleton_.get();
+	bpf_link *link = bpf_program__attach(exit_program_for(skel, type));
+	if (!link) {
+		// Not fatal: the counts an exiting thread gathered since its last summary
+		// stay in the kernel until the LRU map evicts its entry.
+		spdlog::warn("attaching {} to sched_process_exit failed ({}): the last counts of exiting threads "
+			     "will not be reported",
+			     to_string(type), errno_text(errno));
+		return;
+	}
+	switch (type) {
+	case AttachType::TpBtf:
+		skel->links.mxw_exit_tp_btf = link;
+		break;
+	case AttachType::RawTp:
+		skel->links.mxw_exit_raw_tp = link;
+		break;
+	default:
+		skel->links.mxw_exit_tracepoint = link;
+		break;
+	}
+	exit_link_ = link;
+}
+
+AttachmentHealth KernelSampler::check_attachment()
+{
+	// The link: still there, still holding our program?
+	bpf_link_info info{};
+	std::uint32_t len = sizeof(info);
+	const int link_fd = bpf_link__fd(link_);
+	bpf_prog_info prog{};
+	std::uint32_t prog_len = sizeof(prog);
+	const int prog_fd = bpf_program__fd(program_for(skeleton_.get(), attached_));
+	if (bpf_obj_get_info_by_fd(link_fd, &info, &len) != 0)
+		return {false, fmt::format("the BPF link of mxwatch's program cannot be queried ({}): it was "
+					   "detached or closed",
+					   errno_text(errno))};
+	if (bpf_obj_get_info_by_fd(prog_fd, &prog, &prog_len) == 0 && info.prog_id != prog.id)
+		return {false, fmt::format("the BPF link now holds program {}, not mxwatch's {}", info.prog_id, prog.id)};
+	// The program: did it run? This process alone switches out several times a
+	// second (its poll timeout), so an attached program always counts hits.
+	const std::uint64_t hits = counters().hits;
+	const std::uint64_t ctxt = context_switches();
+	const std::uint64_t new_hits = hits - health_hits_;
+	const std::uint64_t new_ctxt = ctxt - health_ctxt_;
+	health_hits_ = hits;
+	health_ctxt_ = ctxt;
+	if (new_hits == 0 && new_ctxt >= 100)
+		return {false, fmt::format("mxwatch's BPF program stopped running: 0 tracepoint hits while the host "
+					   "made {} context switches (program detached, e.g. `bpftool link detach`?)",
+					   new_ctxt)};
+	return {};
 }
 
 int KernelSampler::on_record(void *self, void *data, std::size_t size)
@@ -188,8 +293,17 @@ SamplerCounters KernelSampler::counters() const
 		for (auto v : values)
 			sums[key] += v;
 	}
-	return {sums[MXW_CTR_HITS],	  sums[MXW_CTR_SENT],	      sums[MXW_CTR_LOST],
-		sums[MXW_CTR_SUPPRESSED], sums[MXW_CTR_TRACK_FAILED], sums[MXW_CTR_READ_FAILED]};
+	SamplerCounters c;
+	c.hits = sums[MXW_CTR_HITS];
+	c.sent = sums[MXW_CTR_SENT];
+	c.lost = sums[MXW_CTR_LOST];
+	c.suppressed = sums[MXW_CTR_SUPPRESSED];
+	c.track_failed = sums[MXW_CTR_TRACK_FAILED];
+	c.read_failed = sums[MXW_CTR_READ_FAILED];
+	c.deferred_budget = sums[MXW_CTR_DEFERRED_BUDGET];
+	c.deferred_full = sums[MXW_CTR_DEFERRED_FULL];
+	c.lost_samples = sums[MXW_CTR_LOST_SAMPLES];
+	return c;
 }
 
 std::string_view KernelSampler::fpu_layout() const

@@ -2,12 +2,20 @@
 #include "mxwatch/kernel/live_source.hpp"
 
 #include "mxwatch/kernel/host_checks.hpp"
+#include "mxwatch/kernel/reader_priority.hpp"
 #include "mxwatch/util/clock.hpp"
 #include "mxwatch/util/errors.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace mxwatch {
+
 LiveSource::LiveSource(const LiveSourceOptions &options)
 {
+	// The thread that loads the program, then polls the ring buffer and runs the
+	// detector, must not starve on a saturated host: real-time from the start
+	// (while the capabilities are there: the caller drops them after this).
+	reader_realtime_refusal_ = make_reader_realtime();
 	if (auto problem = first_host_problem(check_host()))
 		throw SetupError(*problem);
 	sampler_ = std::make_unique<KernelSampler>(options.sampler, [this](const Sample &sample) {
@@ -17,15 +25,27 @@ LiveSource::LiveSource(const LiveSourceOptions &options)
 	const auto idle_after = options.park_sampling_floor ? std::chrono::nanoseconds(options.sampler.forget_after_ns)
 							    : std::chrono::nanoseconds(0);
 	sampling_floor_ = std::make_unique<SamplingFloor>(options.sampling_floor_hz, idle_after);
+	next_health_check_ = std::chrono::steady_clock::now() + kAttachmentCheckInterval;
 }
 
 LiveSource::~LiveSource() = default;
 
 bool LiveSource::poll(std::chrono::milliseconds timeout, const Handler &handler)
 {
+	if (!attachment_problem_.empty())
+		return false;
 	handler_ = &handler;
 	sampler_->poll(static_cast<int>(timeout.count()));
 	handler_ = nullptr;
+	if (const auto now = std::chrono::steady_clock::now(); now >= next_health_check_) {
+		next_health_check_ = now + kAttachmentCheckInterval;
+		if (AttachmentHealth health = sampler_->check_attachment(); !health.ok) {
+			// Blind: better to stop (systemd restarts us, attached again) than to watch nothing.
+			spdlog::error("{}; stopping", health.problem);
+			attachment_problem_ = std::move(health.problem);
+			return false;
+		}
+	}
 	return true;
 }
 

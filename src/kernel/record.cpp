@@ -20,20 +20,10 @@ std::string_view to_string(DecodeError error)
 	return "invalid";
 }
 
-Decoded decode_record(std::span<const std::byte> record)
-{
-	mxw_record_header header{};
-	if (record.size() < sizeof(header))
-		return {std::nullopt, DecodeError::TooShort};
-	std::memcpy(&header, record.data(), sizeof(header));
-	if (header.type != MXW_RECORD_SAMPLE)
-		return {std::nullopt, DecodeError::UnknownType};
-	mxw_sample_record raw{};
-	if (header.size != sizeof(raw) || record.size() < sizeof(raw))
-		return {std::nullopt, DecodeError::SizeMismatch};
-	std::memcpy(&raw, record.data(), sizeof(raw));
+namespace {
 
-	Sample sample;
+template <typename Record> void decode_common(const Record &raw, Sample &sample)
+{
 	sample.timestamp_ns = raw.hdr.timestamp_ns;
 	sample.tgid = raw.tgid;
 	sample.tid = raw.tid;
@@ -42,8 +32,59 @@ Decoded decode_record(std::span<const std::byte> record)
 	sample.mxcsr = raw.mxcsr;
 	sample.x87_cw = raw.x87_cw;
 	sample.flags = raw.flags;
-	sample.default_skipped = raw.default_skipped;
 	sample.comm.assign(raw.comm, strnlen(raw.comm, sizeof(raw.comm)));
+}
+
+// Copies the whole record of its type, or says why not: never past record's end.
+template <typename Record> std::optional<DecodeError> copy_record(std::span<const std::byte> record,
+								   const mxw_record_header &header, Record &out)
+{
+	if (header.size != sizeof(out) || record.size() < sizeof(out))
+		return DecodeError::SizeMismatch;
+	std::memcpy(&out, record.data(), sizeof(out));
+	return std::nullopt;
+}
+
+} // namespace
+
+Decoded decode_record(std::span<const std::byte> record)
+{
+	mxw_record_header header{};
+	if (record.size() < sizeof(header))
+		return {std::nullopt, DecodeError::TooShort};
+	std::memcpy(&header, record.data(), sizeof(header));
+	Sample sample;
+	switch (header.type) {
+	case MXW_RECORD_SAMPLE: {
+		mxw_sample_record raw{};
+		if (auto error = copy_record(record, header, raw))
+			return {std::nullopt, *error};
+		decode_common(raw, sample);
+		sample.default_skipped = raw.default_skipped;
+		break;
+	}
+	case MXW_RECORD_SUMMARY: {
+		mxw_summary_record raw{};
+		if (auto error = copy_record(record, header, raw))
+			return {std::nullopt, *error};
+		decode_common(raw, sample);
+		SampleSummary summary;
+		for (int m = 0; m < kRoundingModes; m++)
+			summary.counts.by_mode[m] = raw.counts.by_mode[m];
+		summary.counts.transitions = raw.counts.transitions;
+		summary.counts.after_non_default = raw.counts.after_non_default;
+		summary.counts.changed_after_non_default = raw.counts.changed_after_non_default;
+		summary.counts.records = raw.counts.records;
+		summary.counts.ftz_daz = raw.counts.ftz_daz;
+		summary.counts.x87_agrees = raw.counts.x87_agrees;
+		summary.first_ns = raw.first_ns;
+		summary.deferrals = raw.deferrals;
+		sample.summary = summary;
+		break;
+	}
+	default:
+		return {std::nullopt, DecodeError::UnknownType};
+	}
 	return {std::move(sample), DecodeError::TooShort};
 }
 

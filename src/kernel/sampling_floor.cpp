@@ -37,7 +37,9 @@ SamplingFloor::~SamplingFloor() = default; // jthreads request stop (which wakes
 
 void SamplingFloor::on_sample(const Sample &sample)
 {
-	if (idle_after_ns_ <= 0 || sample.mode() == RoundingMode::Nearest)
+	const bool non_default = sample.summary ? sample.summary->counts.non_default() > 0
+						: sample.mode() != RoundingMode::Nearest;
+	if (idle_after_ns_ <= 0 || !non_default)
 		return;
 	// Sample timestamps are CLOCK_MONOTONIC (bpf_ktime_get_ns), like monotonic_ns().
 	last_activity_ns_.store(static_cast<std::int64_t>(sample.timestamp_ns));

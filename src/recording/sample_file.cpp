@@ -192,11 +192,52 @@ std::optional<std::string> parse_object(std::string_view line, json &doc)
 	return std::nullopt;
 }
 
-std::optional<std::string> parse_sample(std::string_view line, Sample &s)
+// A summary's counts (format version 2): "summary":{"first":..,"deferrals":..,
+// "modes":[n0,n1,n2,n3],"transitions":..,"after_non_default":..,
+// "changed_after_non_default":..,"records":..,"ftz_daz":..,"x87_agrees":..}.
+std::optional<std::string> parse_summary(const json &doc, SampleSummary &out)
+{
+	if (!doc.is_object())
+		return "field \"summary\" is not an object";
+	const auto modes = doc.find("modes");
+	if (modes == doc.end() || !modes->is_array() || modes->size() != kRoundingModes)
+		return "field \"summary.modes\" is not an array of 4 counts";
+	for (int m = 0; m < kRoundingModes; m++) {
+		const json &n = (*modes)[static_cast<std::size_t>(m)];
+		if (!n.is_number_unsigned() || n.get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max())
+			return "field \"summary.modes\" holds something other than unsigned 32-bit counts";
+		out.counts.by_mode[m] = n.get<std::uint64_t>();
+	}
+	ModeCounts &c = out.counts;
+	std::uint32_t transitions = 0, after = 0, changed = 0, records = 0, ftz_daz = 0, x87 = 0;
+	for (auto error : {get_unsigned(doc, "first", out.first_ns), get_unsigned(doc, "deferrals", out.deferrals),
+			   get_unsigned(doc, "transitions", transitions), get_unsigned(doc, "after_non_default", after),
+			   get_unsigned(doc, "changed_after_non_default", changed), get_unsigned(doc, "records", records),
+			   get_unsigned(doc, "ftz_daz", ftz_daz), get_unsigned(doc, "x87_agrees", x87)})
+		if (error)
+			return fmt::format("in \"summary\": {}", *error);
+	if (changed > after || ftz_daz > records || x87 > c.non_default() || after > c.total())
+		return "field \"summary\" has inconsistent counts";
+	c.transitions = transitions;
+	c.after_non_default = after;
+	c.changed_after_non_default = changed;
+	c.records = records;
+	c.ftz_daz = ftz_daz;
+	c.x87_agrees = x87;
+	return std::nullopt;
+}
+
+std::optional<std::string> parse_sample(std::string_view line, Sample &s, std::uint64_t version)
 {
 	json doc;
 	if (auto error = parse_object(line, doc))
 		return error;
+	if (const auto summary = doc.find("summary"); summary != doc.end()) {
+		if (version < 2)
+			return "a \"summary\" line in a version 1 file";
+		if (auto error = parse_summary(*summary, s.summary.emplace()))
+			return error;
+	}
 	for (auto error : {get_unsigned(doc, "t", s.timestamp_ns), get_unsigned(doc, "tgid", s.tgid),
 			   get_unsigned(doc, "tid", s.tid), get_unsigned(doc, "start", s.process_start_ns),
 			   get_unsigned(doc, "cgroup", s.cgroup_id), get_unsigned(doc, "mxcsr", s.mxcsr),
@@ -219,9 +260,10 @@ std::optional<std::string> parse_header(std::string_view line, SampleFileHeader 
 	std::uint64_t version = 0;
 	if (auto error = get_unsigned(doc, "version", version))
 		return error;
-	if (version < 1 || version > kSampleFormatVersion)
-		return fmt::format("unsupported format version {} (this mxwatch reads versions 1 to {})", version,
-				   kSampleFormatVersion);
+	if (version < kOldestSampleFormatVersion || version > kSampleFormatVersion)
+		return fmt::format("unsupported format version {} (this mxwatch reads versions {} to {})", version,
+				   kOldestSampleFormatVersion, kSampleFormatVersion);
+	header.version = version;
 	for (auto error : {get_string(doc, "recorded_at", header.recorded_at), get_string(doc, "host", header.host),
 			   get_string(doc, "kernel", header.kernel), get_string(doc, "fpu_layout", header.fpu_layout),
 			   get_string(doc, "attach", header.attach), get_string(doc, "mxwatch", header.mxwatch)})
@@ -398,7 +440,19 @@ void SampleWriter::write(const Sample &s)
 		for (const char c : s.comm)
 			fmt::format_to(std::back_inserter(line_), "{:02x}", static_cast<unsigned char>(c));
 	}
-	line_ += "\"}\n";
+	line_ += '"';
+	if (s.summary) {
+		const SampleSummary &y = *s.summary;
+		const ModeCounts &c = y.counts;
+		fmt::format_to(std::back_inserter(line_),
+			       R"(,"summary":{{"first":{},"deferrals":{},"modes":[{},{},{},{}],"transitions":{},)"
+			       R"("after_non_default":{},"changed_after_non_default":{},"records":{},"ftz_daz":{},)"
+			       R"("x87_agrees":{}}})",
+			       y.first_ns, y.deferrals, c.by_mode[0], c.by_mode[1], c.by_mode[2], c.by_mode[3],
+			       c.transitions, c.after_non_default, c.changed_after_non_default, c.records, c.ftz_daz,
+			       c.x87_agrees);
+	}
+	line_ += "}\n";
 	out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
 	written_++;
 }
@@ -553,6 +607,7 @@ bool SampleReader::next(Sample &sample)
 		std::string_view line;
 		if (next_line(line) != LineStatus::Line)
 			return false;
+		sample.summary.reset();
 		if (CanonicalLine(line).parse(sample))
 			return true;
 		if (line.starts_with("{\"process\":")) {
@@ -566,7 +621,7 @@ bool SampleReader::next(Sample &sample)
 				on_process_(process.pid, process.start_ns, std::move(process.info));
 			continue;
 		}
-		if (auto error = parse_sample(line, sample))
+		if (auto error = parse_sample(line, sample, header_.version))
 			return fail(std::move(*error));
 		return true;
 	}

@@ -103,13 +103,27 @@ std::string render_metrics(const MetricsSnapshot &s, const ProcessStats &process
 	out.family("mxwatch_tracepoint_hits_total", "counter",
 		   "Times the BPF program ran (user-task FPU context switches).")
 		.sample(s.kernel.hits);
-	out.family("mxwatch_kernel_records_sent_total", "counter", "Sample records the BPF program put in the ring buffer.")
+	out.family("mxwatch_bpf_attached", "gauge",
+		   "1 while the BPF program is attached and running; 0 once it was found detached or silent "
+		   "(then mxwatch exits with an error).")
+		.sample(std::uint64_t{s.attachment_problem.empty() ? 1u : 0u});
+	out.family("mxwatch_reader_realtime", "gauge",
+		   "1 when the ring-buffer reader thread runs SCHED_FIFO (keeps up on saturated CPUs).")
+		.sample(std::uint64_t{s.reader_realtime ? 1u : 0u});
+	out.family("mxwatch_kernel_records_sent_total", "counter",
+		   "Records (samples and summaries) the BPF program put in the ring buffer.")
 		.sample(s.kernel.sent);
 	out.family("mxwatch_kernel_records_lost_total", "counter",
-		   "Sample records lost because the ring buffer was full.")
+		   "Records lost because the ring buffer was full and they could not be kept for later.")
 		.sample(s.kernel.lost);
+	out.family("mxwatch_kernel_samples_lost_total", "counter", "Samples in the lost records.")
+		.sample(s.kernel.lost_samples);
+	out.family("mxwatch_kernel_summaries_deferred_total", "counter",
+		   "Times a thread's summary was due and held back in the kernel, still counting, to go out later.")
+		.sample(s.kernel.deferred_budget, R"(reason="process_budget")")
+		.sample(s.kernel.deferred_full, R"(reason="ring_buffer_full")");
 	out.family("mxwatch_kernel_samples_folded_total", "counter",
-		   "Default-mode samples of followed threads counted in the next record instead of sent.")
+		   "Raw mode: default-mode samples of followed threads counted in the next record instead of sent.")
 		.sample(s.kernel.suppressed);
 	out.family("mxwatch_kernel_track_failures_total", "counter",
 		   "Threads that could not be followed because the tracking map was full.")

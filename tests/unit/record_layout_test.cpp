@@ -76,4 +76,36 @@ TEST_F(RecordLayout, SampleRecordAgreesBetweenKernelAndUserSpace)
 	EXPECT_MEMBER(layout, mxw_sample_record, comm);
 }
 
+TEST_F(RecordLayout, SummaryRecordAgreesBetweenKernelAndUserSpace)
+{
+	const auto layout = layout_of("mxw_summary_record");
+	EXPECT_EQ(layout.size, sizeof(mxw_summary_record));
+	EXPECT_EQ(sizeof(mxw_summary_record) % 8, 0u) << "explicit padding: the record ends on an 8-byte boundary";
+	ASSERT_EQ(layout.offsets.size(), 13u) << "a member was added: list it here";
+	EXPECT_MEMBER(layout, mxw_summary_record, hdr);
+	EXPECT_MEMBER(layout, mxw_summary_record, tgid);
+	EXPECT_MEMBER(layout, mxw_summary_record, tid);
+	EXPECT_MEMBER(layout, mxw_summary_record, cgroup_id);
+	EXPECT_MEMBER(layout, mxw_summary_record, process_start_ns);
+	EXPECT_MEMBER(layout, mxw_summary_record, first_ns);
+	EXPECT_MEMBER(layout, mxw_summary_record, mxcsr);
+	EXPECT_MEMBER(layout, mxw_summary_record, flags);
+	EXPECT_MEMBER(layout, mxw_summary_record, x87_cw);
+	EXPECT_MEMBER(layout, mxw_summary_record, reserved);
+	EXPECT_MEMBER(layout, mxw_summary_record, deferrals);
+	EXPECT_MEMBER(layout, mxw_summary_record, counts);
+	EXPECT_MEMBER(layout, mxw_summary_record, comm);
+
+	const auto counts = layout_of("mxw_counts");
+	EXPECT_EQ(counts.size, sizeof(mxw_counts));
+	ASSERT_EQ(counts.offsets.size(), 7u) << "a member was added: list it here";
+	EXPECT_MEMBER(counts, mxw_counts, by_mode);
+	EXPECT_MEMBER(counts, mxw_counts, transitions);
+	EXPECT_MEMBER(counts, mxw_counts, after_non_default);
+	EXPECT_MEMBER(counts, mxw_counts, changed_after_non_default);
+	EXPECT_MEMBER(counts, mxw_counts, records);
+	EXPECT_MEMBER(counts, mxw_counts, ftz_daz);
+	EXPECT_MEMBER(counts, mxw_counts, x87_agrees);
+}
+
 } // namespace

@@ -188,6 +188,8 @@ TEST(SampleFile, MalformedInputNamesTheLineAndTheProblem)
 		{"{\"version\":1}\n", 1, "not a sample file"},
 		{R"({"format":"mxwatch-samples","version":3})", 1,
 		 "unsupported format version 3 (this mxwatch reads versions 1 to 2)"},
+		{R"({"format":"mxwatch-samples","version":1})" "\n" + ok.substr(0, ok.size() - 1) + R"(,"summary":{}})", 2,
+		 "a \"summary\" line in a version 1 file"},
 		{R"({"format":"mxwatch-samples","version":0})", 1,
 		 "unsupported format version 0 (this mxwatch reads versions 1 to 2)"},
 		{std::string(kHeader) + "\n" + R"({"process":{"tgid":"7","start":1}})", 2,
@@ -249,6 +251,75 @@ TEST(SampleFile, MalformedInputNamesTheLineAndTheProblem)
 		EXPECT_TRUE(std::all_of(error->reason.begin(), error->reason.end(),
 					[](char ch) { return ch >= 0x20 && ch < 0x7f; }))
 			<< error->reason;
+	}
+}
+
+Sample make_summary()
+{
+	Sample s = make_sample("noise", kMxcsrDefault | 2u << 13);
+	SampleSummary summary;
+	summary.first_ns = 1'234'000'000'000;
+	summary.deferrals = 4;
+	summary.counts.by_mode = {5, 0, 900, 0};
+	summary.counts.transitions = 10;
+	summary.counts.after_non_default = 903;
+	summary.counts.changed_after_non_default = 5;
+	summary.counts.records = 905;
+	summary.counts.x87_agrees = 900;
+	s.summary = summary;
+	s.default_skipped = 0;
+	return s;
+}
+
+TEST(SampleFile, SummariesRoundTripInVersion2)
+{
+	std::ostringstream out;
+	SampleWriter writer(out);
+	writer.write_header({});
+	const Sample raw = make_sample("raw");
+	const Sample summary = make_summary();
+	writer.write(summary);
+	writer.write(raw); // the reader's Sample is reused: a raw line after a summary has none
+	writer.write(summary);
+	EXPECT_NE(out.str().find(R"("version":2)"), std::string::npos);
+	EXPECT_NE(out.str().find(R"("summary":{"first":1234000000000,"deferrals":4,"modes":[5,0,900,0],)"),
+		  std::string::npos)
+		<< out.str();
+	std::optional<SampleFileError> error;
+	const auto back = read_all(out.str(), error);
+	ASSERT_FALSE(error) << error->message();
+	ASSERT_EQ(back.size(), 3u);
+	for (const auto &s : back)
+		expect_same(s, s.summary ? summary : raw);
+	ASSERT_TRUE(back[0].summary && back[2].summary);
+	EXPECT_FALSE(back[1].summary);
+	EXPECT_EQ(*back[0].summary, *summary.summary);
+}
+
+TEST(SampleFile, MalformedSummariesAreRefused)
+{
+	const std::string h = R"({"format":"mxwatch-samples","version":2})" "\n";
+	const std::string line = R"({"t":1,"tgid":2,"tid":2,"start":3,"cgroup":4,"mxcsr":16256,"x87":895,"flags":0,)"
+				 R"("skipped":0,"comm":"n","summary":)";
+	const std::string good = R"({"first":1,"deferrals":0,"modes":[1,2,0,0],"transitions":1,"after_non_default":1,)"
+				 R"("changed_after_non_default":1,"records":3,"ftz_daz":0,"x87_agrees":2})";
+	std::optional<SampleFileError> error;
+	ASSERT_EQ(read_all(h + line + good + "}", error).size(), 1u);
+	ASSERT_FALSE(error) << error->message();
+	const std::vector<std::pair<std::string, std::string>> cases = {
+		{"[]", "field \"summary\" is not an object"},
+		{R"({"modes":[1,2,3]})", "field \"summary.modes\" is not an array of 4 counts"},
+		{R"({"modes":[1,2,3,-4]})", "field \"summary.modes\" holds something other"},
+		{R"({"modes":[1,2,3,4294967296]})", "field \"summary.modes\" holds something other"},
+		{R"({"modes":[1,2,0,0],"first":1})", "in \"summary\": missing field \"deferrals\""},
+		{std::string(good).replace(good.find("\"records\":3"), 11, "\"records\":x"), "invalid JSON"},
+		{std::string(good).replace(good.find("\"x87_agrees\":2"), 14, "\"x87_agrees\":3"),
+		 "field \"summary\" has inconsistent counts"},
+	};
+	for (const auto &[summary, reason] : cases) {
+		read_all(h + line + summary + "}", error);
+		ASSERT_TRUE(error) << summary;
+		EXPECT_EQ(error->reason.rfind(reason, 0), 0u) << summary << "\n" << error->message();
 	}
 }
 

@@ -51,25 +51,6 @@ struct DetectorConfig {
 	std::size_t max_processes = 65536;                   // state cap; least recently seen go first
 };
 
-// Sample counts over some span of time. Additive: threads pool into processes,
-// processes into groups.
-struct ModeCounts {
-	std::array<std::uint64_t, kRoundingModes> by_mode{};
-	std::uint64_t transitions = 0;    // mode changes between consecutive samples of a thread
-	std::uint64_t after_non_default = 0; // samples that followed a non-default sample
-	std::uint64_t changed_after_non_default = 0;
-	std::uint64_t records = 0;        // samples the kernel sent one by one (not folded)
-	std::uint64_t ftz_daz = 0;        // of those, with FTZ and DAZ both set
-	std::uint64_t x87_agrees = 0;     // non-default samples whose x87 rounding mode matches
-
-	std::uint64_t total() const;
-	std::uint64_t non_default() const { return total() - by_mode[0]; }
-	double share(RoundingMode mode) const;
-	// Folded default samples carry no MXCSR: the share is over records.
-	double ftz_daz_share() const;
-	ModeCounts &operator+=(const ModeCounts &other);
-};
-
 // ModeCounts over a sliding window, kept as a ring of equal time buckets.
 class WindowedCounts {
 public:

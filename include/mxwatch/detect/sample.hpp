@@ -2,6 +2,7 @@
 // A sample of one thread's MXCSR, as the detector sees it.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -44,6 +45,35 @@ constexpr RoundingMode x87_rounding_mode(std::uint16_t cw)
 
 std::string_view to_string(RoundingMode mode);
 
+// Sample counts over some span of time. Additive: threads pool into processes,
+// processes into groups.
+struct ModeCounts {
+	std::array<std::uint64_t, kRoundingModes> by_mode{};
+	std::uint64_t transitions = 0;    // mode changes between consecutive samples of a thread
+	std::uint64_t after_non_default = 0; // samples that followed a non-default sample
+	std::uint64_t changed_after_non_default = 0;
+	std::uint64_t records = 0;        // samples the kernel sent one by one (not folded)
+	std::uint64_t ftz_daz = 0;        // of those, with FTZ and DAZ both set
+	std::uint64_t x87_agrees = 0;     // non-default samples whose x87 rounding mode matches
+
+	std::uint64_t total() const;
+	std::uint64_t non_default() const { return total() - by_mode[0]; }
+	double share(RoundingMode mode) const;
+	// Folded default samples carry no MXCSR: the share is over records.
+	double ftz_daz_share() const;
+	ModeCounts &operator+=(const ModeCounts &other);
+	bool operator==(const ModeCounts &) const = default;
+};
+
+// What a kernel summary record says: the samples of one thread since its
+// previous record, counted as the detector counts consecutive samples.
+struct SampleSummary {
+	ModeCounts counts;
+	std::uint64_t first_ns = 0;  // time of the first sample counted (CLOCK_MONOTONIC)
+	std::uint32_t deferrals = 0; // times the kernel held this summary back (budget spent, ring full)
+	bool operator==(const SampleSummary &) const = default;
+};
+
 struct Sample {
 	std::uint64_t timestamp_ns = 0; // CLOCK_MONOTONIC
 	std::uint32_t tgid = 0;
@@ -55,6 +85,10 @@ struct Sample {
 	std::uint32_t flags = 0;           // mxw_sample_flags
 	std::uint32_t default_skipped = 0; // default-mode samples folded into this one
 	std::string comm;                  // raw bytes from the kernel, not necessarily UTF-8
+	// Set: this record stands for summary->counts.total() samples of the thread,
+	// already counted against each other and against the thread's previous
+	// record; mxcsr, x87_cw and flags are the last one's. Unset: one raw sample.
+	std::optional<SampleSummary> summary;
 
 	RoundingMode mode() const { return rounding_mode(mxcsr); }
 	// fesetround() sets both units alike; CFROUND (LDMXCSR) leaves the x87 unit alone.

@@ -13,6 +13,7 @@
 
 struct mxwatch_bpf;
 struct ring_buffer;
+struct bpf_link;
 
 namespace mxwatch {
 
@@ -26,6 +27,12 @@ struct SamplerOptions {
 	std::uint32_t max_tracked_threads = 16384;
 	std::uint64_t flush_interval_ns = 1'000'000'000;
 	std::uint64_t forget_after_ns = 30'000'000'000;
+	// Summaries (the default): each followed thread's samples as counts, at most
+	// one record per thread per summary interval, within its process's budget.
+	bool raw_samples = false; // one record per sample instead (`record --raw`)
+	std::uint64_t summary_interval_ns = 50'000'000;
+	std::uint32_t process_budget = 64; // summaries per process per summary interval
+	std::uint64_t summary_max_delay_ns = 1'000'000'000; // then sent whatever the budget
 };
 
 // Sums of the BPF program's per-CPU counters.
@@ -36,6 +43,16 @@ struct SamplerCounters {
 	std::uint64_t suppressed = 0;
 	std::uint64_t track_failed = 0;
 	std::uint64_t read_failed = 0;
+	std::uint64_t deferred_budget = 0; // summaries held back: their process's budget was spent
+	std::uint64_t deferred_full = 0;   // summaries held back: ring buffer full
+	std::uint64_t lost_samples = 0;    // samples in the `lost` records
+};
+
+// Is the program still attached and running? (tampering: `bpftool link detach`;
+// blindness: the tracepoint stopped firing.)
+struct AttachmentHealth {
+	bool ok = true;
+	std::string problem; // one sentence when !ok
 };
 
 class KernelSampler {
@@ -60,6 +77,12 @@ public:
 	AttachType attach_type() const { return attached_; }
 	// "fpstate", "state" or "unknown" (the program has not run yet).
 	std::string_view fpu_layout() const;
+	// Checks that the link is still attached, and that the program ran since the
+	// previous call while /proc/stat shows context switches. Cheap: call it every
+	// few seconds.
+	AttachmentHealth check_attachment();
+	// Whether thread exits are followed (the last summary of an exiting thread).
+	bool follows_exits() const { return exit_link_ != nullptr; }
 	// Records the ring buffer delivered that could not be decoded.
 	std::uint64_t malformed_records() const { return malformed_; }
 
@@ -73,12 +96,17 @@ private:
 
 	static int on_record(void *self, void *data, std::size_t size);
 	void load_and_attach(const SamplerOptions &options, AttachType type);
+	void attach_exit_hook(AttachType type);
 
 	SampleHandler handler_;
 	std::unique_ptr<mxwatch_bpf, SkeletonDeleter> skeleton_;
 	std::unique_ptr<ring_buffer, RingBufferDeleter> ring_buffer_; // declared last: freed first
 	AttachType attached_ = AttachType::Auto;
 	std::uint64_t malformed_ = 0;
+	bpf_link *link_ = nullptr;      // owned by the skeleton
+	bpf_link *exit_link_ = nullptr; // owned by the skeleton
+	std::uint64_t health_hits_ = 0; // hits and context switches at the previous check
+	std::uint64_t health_ctxt_ = 0;
 };
 
 } // namespace mxwatch

@@ -24,8 +24,10 @@
 namespace mxwatch {
 
 inline constexpr std::string_view kSampleFormat = "mxwatch-samples";
-// Version 2 added process lines; version 1 files are still read.
+// Version 2 added process lines and kernel summaries on sample lines ("summary");
+// version 1 files are still read.
 inline constexpr std::uint64_t kSampleFormatVersion = 2;
+inline constexpr std::uint64_t kOldestSampleFormatVersion = 1;
 // Longer lines are rejected, not buffered: a sample line is about 130 bytes.
 inline constexpr std::size_t kMaxSampleLineBytes = 64 * 1024;
 
@@ -40,6 +42,7 @@ struct SampleFileHeader {
 	std::string attach;                        // tp_btf, raw_tp or tracepoint
 	std::optional<std::uint64_t> sampling_floor_hz; // wakes per CPU per second, 0: none
 	std::string mxwatch;                       // version of the mxwatch that recorded it
+	std::uint64_t version = kSampleFormatVersion; // of the file read; the writer writes kSampleFormatVersion
 };
 
 class SampleWriter {

@@ -38,6 +38,8 @@ struct MetricsSnapshot {
 	std::uint64_t reloads_failed = 0;
 	bool last_reload_ok = true;
 	double last_reload_success_unix = 0; // start, or the last successful reload
+	std::string attachment_problem;      // empty while the program is attached and running
+	bool reader_realtime = false;
 };
 
 // What the kernel says about this process (/proc/self).
