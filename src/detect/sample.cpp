@@ -1,23 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/detect/sample.hpp"
 
+#include <array>
 #include <algorithm>
 
 namespace mxwatch {
 
 std::string_view to_string(RoundingMode mode)
 {
-	switch (mode) {
-	case RoundingMode::Nearest:
-		return "nearest";
-	case RoundingMode::Down:
-		return "down";
-	case RoundingMode::Up:
-		return "up";
-	case RoundingMode::TowardZero:
-		return "toward-zero";
-	}
-	return "invalid";
+	constexpr std::array<std::string_view, 4> kNames{"nearest", "down", "up", "toward-zero"};
+	const auto index = static_cast<std::size_t>(mode);
+	return index < kNames.size() ? kNames[index] : "invalid";
 }
 
 std::uint64_t ModeCounts::total() const

@@ -6,6 +6,7 @@
 #include "mxwatch_bpf.skel.h"
 #include "mxwatch_event.h"
 
+#include <array>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
@@ -22,17 +23,9 @@ namespace mxwatch {
 
 std::string_view to_string(AttachType type)
 {
-	switch (type) {
-	case AttachType::Auto:
-		return "auto";
-	case AttachType::TpBtf:
-		return "tp_btf";
-	case AttachType::RawTp:
-		return "raw_tp";
-	case AttachType::Tracepoint:
-		return "tracepoint";
-	}
-	return "invalid";
+	constexpr std::array<std::string_view, 4> kNames{"auto", "tp_btf", "raw_tp", "tracepoint"};
+	const auto index = static_cast<std::size_t>(type);
+	return index < kNames.size() ? kNames[index] : "invalid";
 }
 
 AttachType attach_type_from_string(std::string_view name)

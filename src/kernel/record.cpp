@@ -3,21 +3,16 @@
 
 #include "mxwatch_event.h"
 
+#include <array>
 #include <cstring>
 
 namespace mxwatch {
 
 std::string_view to_string(DecodeError error)
 {
-	switch (error) {
-	case DecodeError::TooShort:
-		return "record shorter than its header";
-	case DecodeError::UnknownType:
-		return "unknown record type";
-	case DecodeError::SizeMismatch:
-		return "record size does not match its type";
-	}
-	return "invalid";
+	constexpr std::array<std::string_view, 3> kNames{"record shorter than its header", "unknown record type", "record size does not match its type"};
+	const auto index = static_cast<std::size_t>(error);
+	return index < kNames.size() ? kNames[index] : "invalid";
 }
 
 namespace {

@@ -110,29 +110,43 @@ std::string render_metrics(const MetricsSnapshot &s, const ProcessStats &process
 	out.family("mxwatch_reader_realtime", "gauge",
 		   "1 when the ring-buffer reader thread runs SCHED_FIFO (keeps up on saturated CPUs).")
 		.sample(std::uint64_t{s.reader_realtime ? 1u : 0u});
-	out.family("mxwatch_kernel_records_sent_total", "counter",
-		   "Records (samples and summaries) the BPF program put in the ring buffer.")
-		.sample(s.kernel.sent);
-	out.family("mxwatch_kernel_records_lost_total", "counter",
-		   "Records lost because the ring buffer was full and they could not be kept for later.")
-		.sample(s.kernel.lost);
-	out.family("mxwatch_kernel_samples_lost_total", "counter", "Samples in the lost records.")
-		.sample(s.kernel.lost_samples);
+	// The kernel's and the detector's plain counters, one family each.
+	const struct {
+		const char *name;
+		const char *help;
+		std::uint64_t value;
+	} counters[] = {
+		{"mxwatch_kernel_records_sent_total",
+		 "Records (samples and summaries) the BPF program put in the ring buffer.",
+		 s.kernel.sent},
+		{"mxwatch_kernel_records_lost_total",
+		 "Records lost because the ring buffer was full and they could not be kept for later.",
+		 s.kernel.lost},
+		{"mxwatch_kernel_samples_lost_total",
+		 "Samples in the lost records.",
+		 s.kernel.lost_samples},
+		{"mxwatch_kernel_samples_folded_total",
+		 "Raw mode: default-mode samples of followed threads counted in the next record instead of sent.",
+		 s.kernel.suppressed},
+		{"mxwatch_kernel_track_failures_total",
+		 "Threads that could not be followed because the tracking map was full.",
+		 s.kernel.track_failed},
+		{"mxwatch_kernel_read_failures_total",
+		 "Saved FPU states the BPF program could not read.",
+		 s.kernel.read_failed},
+		{"mxwatch_records_malformed_total",
+		 "Ring buffer records that could not be decoded.",
+		 s.malformed_records},
+		{"mxwatch_samples_processed_total",
+		 "Samples the detector has judged.",
+		 s.samples},
+	};
+	for (const auto &counter : counters)
+		out.family(counter.name, "counter", counter.help).sample(counter.value);
 	out.family("mxwatch_kernel_summaries_deferred_total", "counter",
 		   "Times a thread's summary was due and held back in the kernel, still counting, to go out later.")
 		.sample(s.kernel.deferred_budget, R"(reason="process_budget")")
 		.sample(s.kernel.deferred_full, R"(reason="ring_buffer_full")");
-	out.family("mxwatch_kernel_samples_folded_total", "counter",
-		   "Raw mode: default-mode samples of followed threads counted in the next record instead of sent.")
-		.sample(s.kernel.suppressed);
-	out.family("mxwatch_kernel_track_failures_total", "counter",
-		   "Threads that could not be followed because the tracking map was full.")
-		.sample(s.kernel.track_failed);
-	out.family("mxwatch_kernel_read_failures_total", "counter", "Saved FPU states the BPF program could not read.")
-		.sample(s.kernel.read_failed);
-	out.family("mxwatch_records_malformed_total", "counter", "Ring buffer records that could not be decoded.")
-		.sample(s.malformed_records);
-	out.family("mxwatch_samples_processed_total", "counter", "Samples the detector has judged.").sample(s.samples);
 	out.family("mxwatch_detections_total", "counter",
 		   "Alert events by kind: alert (a new miner), ongoing (still mining), resolved (gone).");
 	const char *kinds[] = {"alert", "ongoing", "resolved"};
@@ -145,30 +159,40 @@ std::string render_metrics(const MetricsSnapshot &s, const ProcessStats &process
 		.sample(static_cast<std::uint64_t>(s.tracked_processes));
 	out.family("mxwatch_tracked_threads", "gauge", "Threads the detector holds evidence for.")
 		.sample(static_cast<std::uint64_t>(s.tracked_threads));
-	out.family("mxwatch_sink_alerts_delivered_total", "counter", "Alert events a sink delivered.");
-	for (const auto &sink : s.sinks)
-		out.sample(sink.delivered, fmt::format(R"(sink="{}")", label_value(sink.name)));
-	out.family("mxwatch_sink_alerts_failed_total", "counter",
-		   "Alert events a sink gave up on: rejected, or still queued when shutdown's drain ended.");
-	for (const auto &sink : s.sinks)
-		out.sample(sink.failed, fmt::format(R"(sink="{}")", label_value(sink.name)));
-	out.family("mxwatch_sink_alerts_dropped_total", "counter",
-		   "Alert events that never reached a sink because its queue was full.");
-	for (const auto &sink : s.sinks)
-		out.sample(sink.dropped, fmt::format(R"(sink="{}")", label_value(sink.name)));
-	out.family("mxwatch_sink_alerts_retried_total", "counter",
-		   "Delivery attempts that failed and were retried (peer down, disk full).");
-	for (const auto &sink : s.sinks)
-		out.sample(sink.retried, fmt::format(R"(sink="{}")", label_value(sink.name)));
-	out.family("mxwatch_sink_alerts_late_total", "counter", "Alert events a sink delivered after an outage.");
-	for (const auto &sink : s.sinks)
-		out.sample(sink.late, fmt::format(R"(sink="{}")", label_value(sink.name)));
-	out.family("mxwatch_sink_alerts_queued", "gauge", "Alert events waiting in a sink's queue.");
-	for (const auto &sink : s.sinks)
-		out.sample(sink.queued, fmt::format(R"(sink="{}")", label_value(sink.name)));
-	out.family("mxwatch_sink_failing", "gauge", "Whether a sink's last delivery attempt failed (1) or not (0).");
-	for (const auto &sink : s.sinks)
-		out.sample(std::uint64_t{sink.failing ? 1u : 0u}, fmt::format(R"(sink="{}")", label_value(sink.name)));
+	// Per sink: a family each, a sample per sink.
+	const struct {
+		const char *name;
+		const char *type;
+		const char *help;
+		std::uint64_t (*value)(const SinkStats &);
+	} sink_families[] = {
+		{"mxwatch_sink_alerts_delivered_total", "counter",
+		 "Alert events a sink delivered.",
+		 [](const SinkStats &sink) -> std::uint64_t { return sink.delivered; }},
+		{"mxwatch_sink_alerts_failed_total", "counter",
+		 "Alert events a sink gave up on: rejected, or still queued when shutdown's drain ended.",
+		 [](const SinkStats &sink) -> std::uint64_t { return sink.failed; }},
+		{"mxwatch_sink_alerts_dropped_total", "counter",
+		 "Alert events that never reached a sink because its queue was full.",
+		 [](const SinkStats &sink) -> std::uint64_t { return sink.dropped; }},
+		{"mxwatch_sink_alerts_retried_total", "counter",
+		 "Delivery attempts that failed and were retried (peer down, disk full).",
+		 [](const SinkStats &sink) -> std::uint64_t { return sink.retried; }},
+		{"mxwatch_sink_alerts_late_total", "counter",
+		 "Alert events a sink delivered after an outage.",
+		 [](const SinkStats &sink) -> std::uint64_t { return sink.late; }},
+		{"mxwatch_sink_alerts_queued", "gauge",
+		 "Alert events waiting in a sink's queue.",
+		 [](const SinkStats &sink) -> std::uint64_t { return sink.queued; }},
+		{"mxwatch_sink_failing", "gauge",
+		 "Whether a sink's last delivery attempt failed (1) or not (0).",
+		 [](const SinkStats &sink) -> std::uint64_t { return std::uint64_t{sink.failing ? 1u : 0u}; }},
+	};
+	for (const auto &family : sink_families) {
+		out.family(family.name, family.type, family.help);
+		for (const auto &sink : s.sinks)
+			out.sample(family.value(sink), fmt::format(R"(sink="{}")", label_value(sink.name)));
+	}
 	out.family("mxwatch_sampling_floor_hz", "gauge", "How often each CPU is woken so that busy tasks are sampled.")
 		.sample(static_cast<std::uint64_t>(s.sampling_floor_hz));
 	out.family("mxwatch_config_reloads_total", "counter", "Configuration reloads (SIGHUP) by result.")
