@@ -66,9 +66,9 @@ TEST(OcsfAlert, IsADetectionFindingWithItsRequiredFields)
 TEST(OcsfAlert, LifecycleIsCreateUpdateCloseOfOneFinding)
 {
 	Detection update = sample_detection("xmrig");
-	update.kind = AlertKind::Ongoing;
+	update.stage = AlertStage::Ongoing;
 	Detection close = sample_detection("xmrig");
-	close.kind = AlertKind::Resolved;
+	close.stage = AlertStage::Resolved;
 	const auto created = to_ocsf(sample_alert(sample_detection("xmrig"), enriched_process()));
 	const auto updated = to_ocsf(sample_alert(update, enriched_process()));
 	const auto closed = to_ocsf(sample_alert(close, enriched_process()));
