@@ -31,7 +31,7 @@ template <typename T> std::optional<T> maybe(FuzzedDataProvider &in, T value)
 Alert alert_from(FuzzedDataProvider &in)
 {
 	Detection d;
-	d.kind = in.PickValueInArray({AlertStage::First, AlertStage::Ongoing, AlertStage::Resolved});
+	d.stage = in.PickValueInArray({AlertStage::First, AlertStage::Ongoing, AlertStage::Resolved});
 	d.key = {in.ConsumeIntegral<std::uint32_t>(), in.ConsumeIntegral<std::uint64_t>()};
 	d.comm = in.ConsumeRandomLengthString(32);
 	d.timestamp_ns = in.ConsumeIntegral<std::uint64_t>();

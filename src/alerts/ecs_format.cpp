@@ -18,8 +18,8 @@ namespace {
 using Value = std::optional<nlohmann::json>;
 
 struct EcsField {
-	const char *name; // dotted ECS name: where it goes in the document
-	bool key;         // also one of the key fields (RenderedAlert::fields)
+	const char *name;              // dotted ECS name: where it goes in the document
+	bool key;                      // also one of the key fields (RenderedAlert::fields)
 	Value (*value)(const Alert &); // nothing: left out
 };
 

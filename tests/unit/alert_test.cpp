@@ -13,8 +13,8 @@ using test::sample_detection;
 TEST(EcsAlert, CarriesTheRequiredFields)
 {
 	const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
-	const auto alert =
-	    to_ecs(make_alert(sample_detection("xmrig"), enriched_process(), test::sample_host(), 60'000'000'000, when));
+	const auto alert = to_ecs(
+	    make_alert(sample_detection("xmrig"), enriched_process(), test::sample_host(), 60'000'000'000, when));
 
 	EXPECT_EQ(alert["@timestamp"], "2027-01-15T08:00:00.000Z");
 	EXPECT_EQ(alert["event"]["kind"], "alert");
