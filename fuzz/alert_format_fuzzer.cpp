@@ -31,7 +31,7 @@ template <typename T> std::optional<T> maybe(FuzzedDataProvider &in, T value)
 Alert alert_from(FuzzedDataProvider &in)
 {
 	Detection d;
-	d.kind = in.PickValueInArray({AlertKind::Alert, AlertKind::Ongoing, AlertKind::Resolved});
+	d.stage = in.PickValueInArray({AlertStage::First, AlertStage::Ongoing, AlertStage::Resolved});
 	d.key = {in.ConsumeIntegral<std::uint32_t>(), in.ConsumeIntegral<std::uint64_t>()};
 	d.comm = in.ConsumeRandomLengthString(32);
 	d.timestamp_ns = in.ConsumeIntegral<std::uint64_t>();
@@ -45,7 +45,7 @@ Alert alert_from(FuzzedDataProvider &in)
 	d.verdict.kind = in.PickValueInArray({VerdictKind::Benign, VerdictKind::Suspicious, VerdictKind::Miner});
 	d.verdict.score = in.ConsumeFloatingPoint<double>(); // NaN and infinities included
 	d.verdict.reason = in.ConsumeRandomLengthString(64);
-	d.scope = in.ConsumeRandomLengthString(8);
+	d.scope = in.PickValueInArray({Scope::Thread, Scope::Process, Scope::Group});
 
 	ProcessInfo p;
 	p.pid = d.key.tgid;

@@ -59,7 +59,7 @@ public:
 	bool alerts(const Sample &s) override
 	{
 		auto d = detector_.observe(s, s.comm);
-		return d && d->kind == mxwatch::AlertKind::Alert;
+		return d && d->stage == mxwatch::AlertStage::First;
 	}
 
 private:

@@ -14,18 +14,6 @@
 namespace mxwatch {
 namespace {
 
-// Unique ids, not secrets: a generator seeded once per thread from the kernel
-// (opening std::random_device per alert cost a quarter of a replay's time).
-std::string random_event_id()
-{
-	thread_local std::mt19937_64 generator{[] {
-		std::random_device device;
-		std::seed_seq seed{device(), device(), device(), device()};
-		return std::mt19937_64(seed);
-	}()};
-	return fmt::format("{:016x}{:016x}", generator(), generator());
-}
-
 std::optional<std::string> first_word_of(const char *path)
 {
 	std::ifstream in(path);
@@ -37,17 +25,16 @@ std::optional<std::string> first_word_of(const char *path)
 
 } // namespace
 
-std::string_view to_string(AlertStage stage)
+// Unique ids, not secrets: a generator seeded once per thread from the kernel
+// (opening std::random_device per alert cost a quarter of a replay's time).
+std::string new_alert_id()
 {
-	switch (stage) {
-	case AlertStage::First:
-		return "first";
-	case AlertStage::Ongoing:
-		return "ongoing";
-	case AlertStage::Resolved:
-		return "resolved";
-	}
-	return "first";
+	thread_local std::mt19937_64 generator{[] {
+		std::random_device device;
+		std::seed_seq seed{device(), device(), device(), device()};
+		return std::mt19937_64(seed);
+	}()};
+	return fmt::format("{:016x}{:016x}", generator(), generator());
 }
 
 std::string_view alert_action(AlertStage stage)
@@ -95,66 +82,45 @@ std::string join_args(const std::vector<std::string> &args)
 	return line;
 }
 
-AlertEvidence evidence_of(const Detection &detection, std::uint64_t window_ns)
+Alert make_alert(Detection detection, ProcessInfo process, HostIdentity host, std::uint64_t window_ns,
+                 std::chrono::system_clock::time_point now)
 {
-	AlertEvidence e;
-	switch (detection.kind) {
-	case AlertKind::Alert:
-		e.stage = AlertStage::First;
-		break;
-	case AlertKind::Ongoing:
-		e.stage = AlertStage::Ongoing;
-		break;
-	case AlertKind::Resolved:
-		e.stage = AlertStage::Resolved;
-		break;
-	}
-	e.pid = detection.key.tgid;
-	e.process_start_ns = detection.key.start_ns;
-	e.comm = detection.comm;
-	e.threads = detection.threads;
-	e.counts = detection.window_counts;
-	e.verdict = detection.verdict.kind;
-	e.score = detection.verdict.score;
-	e.reason = detection.verdict.reason;
-	e.scope = detection.scope;
-	e.window_s = static_cast<double>(window_ns) / 1e9;
-	if (detection.timestamp_ns >= detection.first_seen_ns)
-		e.seconds_to_detect = static_cast<double>(detection.timestamp_ns - detection.first_seen_ns) / 1e9;
-	e.cgroup_id = detection.cgroup_id;
-	return e;
+	Alert alert{std::move(detection), std::move(process), now, window_ns};
+	alert.host = std::move(host);
+	alert.id = new_alert_id();
+	return alert;
 }
 
-Alert make_alert(const Detection &detection, const ProcessInfo &process, const HostIdentity &host,
-                 std::uint64_t window_ns, std::chrono::system_clock::time_point now)
+double Alert::seconds_to_detect() const
 {
-	return Alert{random_event_id(), now, host, evidence_of(detection, window_ns), process};
+	if (detection.timestamp_ns < detection.first_seen_ns)
+		return 0;
+	return static_cast<double>(detection.timestamp_ns - detection.first_seen_ns) / 1e9;
 }
 
 std::optional<std::string> Alert::entity_id() const
 {
 	// The kernel's start time, not /proc's: it is known even when the process
 	// was gone before /proc could be read, and it is what the detector keys on.
-	if (!host.boot_id || evidence.process_start_ns == 0)
+	if (!host.boot_id || detection.key.start_ns == 0)
 		return std::nullopt;
-	return fmt::format("{}-{}-{}", *host.boot_id, evidence.pid, evidence.process_start_ns);
+	return fmt::format("{}-{}-{}", *host.boot_id, detection.key.tgid, detection.key.start_ns);
 }
 
 std::string Alert::message() const
 {
 	std::string text;
-	switch (evidence.stage) {
+	const Detection &d = detection;
+	switch (d.stage) {
 	case AlertStage::First:
-		text = fmt::format("RandomX miner detected: process {} ({}): {}", evidence.pid, evidence.comm,
-		                   evidence.reason);
+		text = fmt::format("RandomX miner detected: process {} ({}): {}", d.key.tgid, d.comm, d.verdict.reason);
 		break;
 	case AlertStage::Ongoing:
-		text = fmt::format("RandomX miner still running: process {} ({}): {}", evidence.pid, evidence.comm,
-		                   evidence.reason);
+		text = fmt::format("RandomX miner still running: process {} ({}): {}", d.key.tgid, d.comm,
+		                   d.verdict.reason);
 		break;
 	case AlertStage::Resolved:
-		text =
-		    fmt::format("RandomX miner gone: process {} ({}) exited or went idle", evidence.pid, evidence.comm);
+		text = fmt::format("RandomX miner gone: process {} ({}) exited or went idle", d.key.tgid, d.comm);
 		break;
 	}
 	if (response)
@@ -173,12 +139,6 @@ nlohmann::json response_document(const ResponseOutcome &r)
 std::string to_json_line(const nlohmann::json &document)
 {
 	return document.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-nlohmann::json make_ecs_alert(const Detection &detection, const ProcessInfo &process, const HostIdentity &host,
-                              std::uint64_t window_ns, std::chrono::system_clock::time_point now)
-{
-	return to_ecs(make_alert(detection, process, host, window_ns, now));
 }
 
 } // namespace mxwatch

@@ -2,10 +2,26 @@
 // The default alert document, shaped after the Elastic Common Schema so that
 // Elastic, OpenSearch, Splunk and Vector ingest it without a mapping (DESIGN.md §3).
 // A field that could not be resolved is left out, never filled with a placeholder.
+//
+// Every ECS field is named once, in kEcsFields: the document is built from the
+// table, and so are the key fields that syslog structured data and journald carry.
 #include "mxwatch/alerts/alert.hpp"
+
+#include "mxwatch/util/utf8.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
 
 namespace mxwatch {
 namespace {
+
+using Value = std::optional<nlohmann::json>;
+
+struct EcsField {
+	const char *name;              // dotted ECS name: where it goes in the document
+	bool key;                      // also one of the key fields (RenderedAlert::fields)
+	Value (*value)(const Alert &); // nothing: left out
+};
 
 // ECS numeric severity (Elastic's scale: 47-73 high, 74-100 critical).
 int ecs_severity(AlertStage stage)
@@ -13,119 +29,177 @@ int ecs_severity(AlertStage stage)
 	return stage == AlertStage::Resolved ? 21 : 73;
 }
 
-void add_process(nlohmann::json &alert, const Alert &a)
+const ContainerInfo *container_of(const Alert &a)
 {
-	const ProcessInfo &p = a.process;
-	nlohmann::json &proc = alert["process"];
-	proc["pid"] = a.evidence.pid;
-	proc["name"] = a.evidence.comm;
-	if (auto entity = a.entity_id())
-		proc["entity_id"] = *entity;
-	if (p.executable)
-		proc["executable"] = *p.executable;
-	if (!p.args.empty()) {
-		proc["args"] = p.args;
-		proc["command_line"] = join_args(p.args);
-		if (!p.args_truncated)
-			proc["args_count"] = p.args.size();
-	}
-	if (p.start_time)
-		proc["start"] = rfc3339(*p.start_time);
-	if (p.sha256)
-		proc["hash"]["sha256"] = *p.sha256;
-	if (p.parent_pid)
-		proc["parent"]["pid"] = *p.parent_pid;
-	if (p.parent_executable)
-		proc["parent"]["executable"] = *p.parent_executable;
-	if (!a.evidence.threads.empty())
-		proc["thread"]["id"] = a.evidence.threads;
-	if (p.uid) {
-		alert["user"]["id"] = std::to_string(*p.uid);
-		if (p.user_name)
-			alert["user"]["name"] = *p.user_name;
-	}
+	return a.process.container ? &*a.process.container : nullptr;
 }
 
-void add_container(nlohmann::json &alert, const ContainerInfo &c)
+template <typename T> Value optional_value(const std::optional<T> &value)
 {
-	if (c.id) {
-		alert["container"]["id"] = *c.id;
-		if (c.runtime)
-			alert["container"]["runtime"] = *c.runtime;
-	}
-	if (c.pod_uid)
-		alert["orchestrator"] = {{"type", "kubernetes"}, {"resource", {{"type", "pod"}, {"id", *c.pod_uid}}}};
+	return value ? Value(*value) : std::nullopt;
 }
 
-nlohmann::json evidence_document(const AlertEvidence &e, const ProcessInfo &p)
+// The key fields come first, in the order an analyst filters on them (the order
+// syslog structured data and journald carry them in).
+const EcsField kEcsFields[] = {
+    {"event.id", true, [](const Alert &a) -> Value { return a.id; }},
+    {"event.action", true, [](const Alert &a) -> Value { return alert_action(a.stage()); }},
+    {"rule.id", true, [](const Alert &) -> Value { return kRuleId; }},
+    {"process.pid", true, [](const Alert &a) -> Value { return a.detection.key.tgid; }},
+    {"process.name", true, [](const Alert &a) -> Value { return a.detection.comm; }},
+    {"process.entity_id", true, [](const Alert &a) -> Value { return optional_value(a.entity_id()); }},
+    {"process.executable", true, [](const Alert &a) -> Value { return optional_value(a.process.executable); }},
+    {"process.command_line", true,
+     [](const Alert &a) -> Value { return a.process.args.empty() ? Value() : join_args(a.process.args); }},
+    {"process.hash.sha256", true, [](const Alert &a) -> Value { return optional_value(a.process.sha256); }},
+    {"process.parent.pid", true, [](const Alert &a) -> Value { return optional_value(a.process.parent_pid); }},
+    {"user.id", true,
+     [](const Alert &a) -> Value { return a.process.uid ? Value(std::to_string(*a.process.uid)) : std::nullopt; }},
+    {"user.name", true,
+     [](const Alert &a) -> Value { return a.process.uid ? optional_value(a.process.user_name) : std::nullopt; }},
+    {"container.id", true,
+     [](const Alert &a) -> Value {
+	     const ContainerInfo *c = container_of(a);
+	     return c ? optional_value(c->id) : std::nullopt;
+     }},
+    {"container.runtime", true,
+     [](const Alert &a) -> Value {
+	     const ContainerInfo *c = container_of(a);
+	     return c && c->id ? optional_value(c->runtime) : std::nullopt;
+     }},
+    {"orchestrator.resource.id", true,
+     [](const Alert &a) -> Value {
+	     const ContainerInfo *c = container_of(a);
+	     return c ? optional_value(c->pod_uid) : std::nullopt;
+     }},
+    {"mxwatch.verdict", true, [](const Alert &a) -> Value { return to_string(a.detection.verdict.kind); }},
+    {"mxwatch.score", true, [](const Alert &a) -> Value { return a.detection.verdict.score; }},
+    {"mxwatch.response.action", true,
+     [](const Alert &a) -> Value { return a.response ? Value(to_string(a.response->action)) : std::nullopt; }},
+    {"mxwatch.response.result", true,
+     [](const Alert &a) -> Value { return a.response ? Value(to_string(a.response->result)) : std::nullopt; }},
+    {"mxwatch.response.reason", true,
+     [](const Alert &a) -> Value {
+	     return a.response && !a.response->reason.empty() ? Value(a.response->reason) : std::nullopt;
+     }},
+
+    {"@timestamp", false, [](const Alert &a) -> Value { return rfc3339(a.time); }},
+    {"message", false, [](const Alert &a) -> Value { return a.message(); }},
+    {"ecs.version", false, [](const Alert &) -> Value { return "8.11.0"; }},
+    {"event.kind", false, [](const Alert &) -> Value { return "alert"; }},
+    {"event.category", false, [](const Alert &) -> Value { return nlohmann::json{"malware", "process"}; }},
+    // The --action taken: event.type gains "denied" (ECS: the activity was
+    // blocked) when the process was stopped or killed.
+    {"event.type", false,
+     [](const Alert &a) -> Value {
+	     nlohmann::json type = {a.stage() == AlertStage::Resolved ? "end" : "info"};
+	     if (a.response && a.response->result == ResponseResult::Applied)
+		     type.push_back("denied");
+	     return type;
+     }},
+    {"event.severity", false, [](const Alert &a) -> Value { return ecs_severity(a.stage()); }},
+    {"event.module", false, [](const Alert &) -> Value { return "mxwatch"; }},
+    {"event.dataset", false, [](const Alert &) -> Value { return "mxwatch.alert"; }},
+    {"rule.name", false, [](const Alert &) -> Value { return kRuleName; }},
+    {"threat.framework", false, [](const Alert &) -> Value { return "MITRE ATT&CK"; }},
+    {"threat.tactic.id", false, [](const Alert &) -> Value { return nlohmann::json{"TA0040"}; }},
+    {"threat.tactic.name", false, [](const Alert &) -> Value { return nlohmann::json{"Impact"}; }},
+    {"threat.technique.id", false, [](const Alert &) -> Value { return nlohmann::json{"T1496"}; }},
+    {"threat.technique.name", false, [](const Alert &) -> Value { return nlohmann::json{"Resource Hijacking"}; }},
+    {"host.name", false, [](const Alert &a) -> Value { return a.host.name.empty() ? Value() : a.host.name; }},
+    {"host.id", false, [](const Alert &a) -> Value { return optional_value(a.host.id); }},
+    {"process.args", false,
+     [](const Alert &a) -> Value { return a.process.args.empty() ? Value() : nlohmann::json(a.process.args); }},
+    {"process.args_count", false,
+     [](const Alert &a) -> Value {
+	     return a.process.args.empty() || a.process.args_truncated ? Value() : a.process.args.size();
+     }},
+    {"process.start", false,
+     [](const Alert &a) -> Value { return a.process.start_time ? Value(rfc3339(*a.process.start_time)) : Value(); }},
+    {"process.parent.executable", false,
+     [](const Alert &a) -> Value { return optional_value(a.process.parent_executable); }},
+    {"process.thread.id", false,
+     [](const Alert &a) -> Value {
+	     return a.detection.threads.empty() ? Value() : nlohmann::json(a.detection.threads);
+     }},
+    {"orchestrator.type", false,
+     [](const Alert &a) -> Value {
+	     const ContainerInfo *c = container_of(a);
+	     return c && c->pod_uid ? Value("kubernetes") : std::nullopt;
+     }},
+    {"orchestrator.resource.type", false,
+     [](const Alert &a) -> Value {
+	     const ContainerInfo *c = container_of(a);
+	     return c && c->pod_uid ? Value("pod") : std::nullopt;
+     }},
+
+    // mxwatch's own evidence (OCSF carries the same under unmapped.mxwatch).
+    {"mxwatch.alert", false, [](const Alert &a) -> Value { return to_string(a.stage()); }},
+    {"mxwatch.samples_by_mode", false,
+     [](const Alert &a) -> Value {
+	     const auto &by_mode = a.detection.window_counts.by_mode;
+	     return nlohmann::json{
+	         {"nearest", by_mode[0]}, {"down", by_mode[1]}, {"up", by_mode[2]}, {"toward_zero", by_mode[3]}};
+     }},
+    {"mxwatch.samples", false, [](const Alert &a) -> Value { return a.detection.window_counts.total(); }},
+    {"mxwatch.transitions", false, [](const Alert &a) -> Value { return a.detection.window_counts.transitions; }},
+    {"mxwatch.ftz_daz_share", false,
+     [](const Alert &a) -> Value { return a.detection.window_counts.ftz_daz_share(); }},
+    {"mxwatch.reason", false, [](const Alert &a) -> Value { return a.detection.verdict.reason; }},
+    {"mxwatch.scope", false, [](const Alert &a) -> Value { return to_string(a.detection.scope); }},
+    {"mxwatch.window_s", false, [](const Alert &a) -> Value { return a.window_s(); }},
+    {"mxwatch.seconds_to_detect", false, [](const Alert &a) -> Value { return a.seconds_to_detect(); }},
+    {"mxwatch.cgroup_id", false, [](const Alert &a) -> Value { return a.detection.cgroup_id; }},
+    {"mxwatch.detector_version", false, [](const Alert &) -> Value { return kDetectorVersion; }},
+    {"mxwatch.args_truncated", false,
+     [](const Alert &a) -> Value { return a.process.args_truncated ? Value(true) : std::nullopt; }},
+};
+
+// "process.hash.sha256" as "/process/hash/sha256", once per field.
+const std::vector<nlohmann::json::json_pointer> &field_pointers()
 {
-	const ModeCounts &counts = e.counts;
-	const auto total = counts.total();
-	nlohmann::json evidence;
-	evidence["alert"] = to_string(e.stage);
-	evidence["samples_by_mode"] = {
-	    {"nearest", counts.by_mode[0]},
-	    {"down", counts.by_mode[1]},
-	    {"up", counts.by_mode[2]},
-	    {"toward_zero", counts.by_mode[3]},
-	};
-	evidence["samples"] = total;
-	evidence["transitions"] = counts.transitions;
-	evidence["ftz_daz_share"] = counts.ftz_daz_share();
-	evidence["verdict"] = to_string(e.verdict);
-	evidence["score"] = e.score;
-	evidence["reason"] = e.reason;
-	if (!e.scope.empty())
-		evidence["scope"] = e.scope;
-	evidence["window_s"] = e.window_s;
-	evidence["seconds_to_detect"] = e.seconds_to_detect;
-	evidence["cgroup_id"] = e.cgroup_id;
-	evidence["detector_version"] = kDetectorVersion;
-	if (p.args_truncated)
-		evidence["args_truncated"] = true;
-	return evidence;
+	static const std::vector<nlohmann::json::json_pointer> pointers = [] {
+		std::vector<nlohmann::json::json_pointer> out;
+		for (const EcsField &field : kEcsFields) {
+			std::string path = std::string("/") + field.name;
+			std::replace(path.begin(), path.end(), '.', '/');
+			out.emplace_back(path);
+		}
+		return out;
+	}();
+	return pointers;
+}
+
+// A value as a key field's text: numbers as JSON writes them, fractions to three places.
+std::string field_text(const nlohmann::json &value)
+{
+	if (value.is_string())
+		return valid_utf8(value.get_ref<const std::string &>());
+	if (value.is_number_float())
+		return fmt::format("{:.3f}", value.get<double>());
+	return value.dump();
 }
 
 } // namespace
 
 nlohmann::json to_ecs(const Alert &a)
 {
-	using nlohmann::json;
-	json alert;
-	alert["@timestamp"] = rfc3339(a.time);
-	alert["message"] = a.message();
-	alert["ecs"]["version"] = "8.11.0";
-	alert["event"] = {
-	    {"kind", "alert"},
-	    {"category", {"malware", "process"}},
-	    {"type", {a.evidence.stage == AlertStage::Resolved ? "end" : "info"}},
-	    {"action", alert_action(a.evidence.stage)},
-	    {"id", a.id},
-	    {"severity", ecs_severity(a.evidence.stage)},
-	    {"module", "mxwatch"},
-	    {"dataset", "mxwatch.alert"},
-	};
-	alert["rule"] = {{"id", kRuleId}, {"name", kRuleName}};
-	alert["threat"] = {{"framework", "MITRE ATT&CK"},
-	                   {"tactic", {{"id", {"TA0040"}}, {"name", {"Impact"}}}},
-	                   {"technique", {{"id", {"T1496"}}, {"name", {"Resource Hijacking"}}}}};
+	const auto &pointers = field_pointers();
+	nlohmann::json document;
+	for (std::size_t i = 0; i < std::size(kEcsFields); i++)
+		if (Value value = kEcsFields[i].value(a))
+			document[pointers[i]] = std::move(*value);
+	return document;
+}
 
-	if (!a.host.name.empty())
-		alert["host"]["name"] = a.host.name;
-	if (a.host.id)
-		alert["host"]["id"] = *a.host.id;
-	add_process(alert, a);
-	if (a.process.container)
-		add_container(alert, *a.process.container);
-	alert["mxwatch"] = evidence_document(a.evidence, a.process);
-	// The --action taken: details under mxwatch.response, and event.type gains
-	// "denied" (ECS: the activity was blocked) when the process was stopped or killed.
-	if (a.response) {
-		alert["mxwatch"]["response"] = response_document(*a.response);
-		if (a.response->result == ResponseResult::Applied)
-			alert["event"]["type"].push_back("denied");
-	}
-	return alert;
+std::vector<std::pair<std::string, std::string>> ecs_key_fields(const Alert &a)
+{
+	std::vector<std::pair<std::string, std::string>> fields;
+	for (const EcsField &field : kEcsFields)
+		if (field.key)
+			if (Value value = field.value(a))
+				fields.emplace_back(field.name, field_text(*value));
+	return fields;
 }
 
 } // namespace mxwatch

@@ -68,7 +68,7 @@ nlohmann::json file_object(const std::string &path, const std::optional<std::str
 nlohmann::json process_object(const Alert &a)
 {
 	const ProcessInfo &p = a.process;
-	nlohmann::json proc = {{"pid", a.evidence.pid}, {"name", a.evidence.comm}};
+	nlohmann::json proc = {{"pid", a.detection.key.tgid}, {"name", a.detection.comm}};
 	if (auto entity = a.entity_id())
 		proc["uid"] = *entity;
 	if (!p.args.empty())
@@ -103,31 +103,31 @@ nlohmann::json process_object(const Alert &a)
 	return proc;
 }
 
-nlohmann::json unmapped_evidence(const AlertEvidence &e, const ProcessInfo &p)
+nlohmann::json unmapped_evidence(const Alert &a)
 {
-	const auto total = e.counts.total();
+	const Detection &d = a.detection;
+	const ModeCounts &counts = d.window_counts;
 	nlohmann::json evidence = {
-	    {"alert", to_string(e.stage)},
+	    {"alert", to_string(d.stage)},
 	    {"samples_by_mode",
-	     {{"nearest", e.counts.by_mode[0]},
-	      {"down", e.counts.by_mode[1]},
-	      {"up", e.counts.by_mode[2]},
-	      {"toward_zero", e.counts.by_mode[3]}}},
-	    {"samples", total},
-	    {"transitions", e.counts.transitions},
-	    {"ftz_daz_share", e.counts.ftz_daz_share()},
-	    {"verdict", to_string(e.verdict)},
-	    {"score", e.score},
-	    {"window_s", e.window_s},
-	    {"seconds_to_detect", e.seconds_to_detect},
-	    {"cgroup_id", e.cgroup_id},
+	     {{"nearest", counts.by_mode[0]},
+	      {"down", counts.by_mode[1]},
+	      {"up", counts.by_mode[2]},
+	      {"toward_zero", counts.by_mode[3]}}},
+	    {"samples", counts.total()},
+	    {"transitions", counts.transitions},
+	    {"ftz_daz_share", counts.ftz_daz_share()},
+	    {"verdict", to_string(d.verdict.kind)},
+	    {"score", d.verdict.score},
+	    {"window_s", a.window_s()},
+	    {"seconds_to_detect", a.seconds_to_detect()},
+	    {"cgroup_id", d.cgroup_id},
 	    {"detector_version", kDetectorVersion},
+	    {"scope", to_string(d.scope)},
 	};
-	if (!e.threads.empty())
-		evidence["thread_ids"] = e.threads;
-	if (!e.scope.empty())
-		evidence["scope"] = e.scope;
-	if (p.args_truncated)
+	if (!d.threads.empty())
+		evidence["thread_ids"] = d.threads;
+	if (a.process.args_truncated)
 		evidence["args_truncated"] = true;
 	return evidence;
 }
@@ -156,9 +156,9 @@ Disposition disposition_of(const ResponseOutcome &r)
 
 nlohmann::json to_ocsf(const Alert &a)
 {
-	const Activity activity = activity_of(a.evidence.stage);
+	const Activity activity = activity_of(a.stage());
 	const std::int64_t time_ms = epoch_ms(a.time);
-	const std::int64_t first_seen_ms = time_ms - bounded(a.evidence.seconds_to_detect * 1000, 0, 1e12);
+	const std::int64_t first_seen_ms = time_ms - bounded(a.seconds_to_detect() * 1000, 0, 1e12);
 	nlohmann::json f;
 	f["class_uid"] = kClassDetectionFinding;
 	f["class_name"] = "Detection Finding";
@@ -173,10 +173,10 @@ nlohmann::json to_ocsf(const Alert &a)
 	f["severity"] = activity.severity;
 	f["status_id"] = activity.status_id;
 	f["status"] = activity.status;
-	f["is_alert"] = a.evidence.stage != AlertStage::Resolved;
-	f["confidence_id"] = a.evidence.verdict == VerdictKind::Miner ? 3 : 2;
-	f["confidence"] = a.evidence.verdict == VerdictKind::Miner ? "High" : "Medium";
-	f["confidence_score"] = bounded(a.evidence.score * 100 + 0.5, 0, 100);
+	f["is_alert"] = a.stage() != AlertStage::Resolved;
+	f["confidence_id"] = a.detection.verdict.kind == VerdictKind::Miner ? 3 : 2;
+	f["confidence"] = a.detection.verdict.kind == VerdictKind::Miner ? "High" : "Medium";
+	f["confidence_score"] = bounded(a.detection.verdict.score * 100 + 0.5, 0, 100);
 	f["message"] = a.message();
 
 	f["metadata"] = {{"version", kOcsfVersion},
@@ -197,8 +197,8 @@ nlohmann::json to_ocsf(const Alert &a)
 	nlohmann::json &info = f["finding_info"];
 	info["uid"] = a.entity_id().value_or(a.id);
 	info["title"] = kRuleName;
-	if (!a.evidence.reason.empty())
-		info["desc"] = a.evidence.reason;
+	if (!a.detection.verdict.reason.empty())
+		info["desc"] = a.detection.verdict.reason;
 	info["analytic"] = {{"uid", kRuleId}, {"name", kRuleName}, {"type_id", 3}, {"type", "Statistical"}};
 	info["attacks"] = {{{"technique", {{"uid", "T1496"}, {"name", "Resource Hijacking"}}},
 	                    {"tactic", {{"uid", "TA0040"}, {"name", "Impact"}}}}};
@@ -215,7 +215,7 @@ nlohmann::json to_ocsf(const Alert &a)
 		f["device"] = device;
 	}
 	f["evidences"] = {{{"process", process_object(a)}}};
-	f["unmapped"]["mxwatch"] = unmapped_evidence(a.evidence, a.process);
+	f["unmapped"]["mxwatch"] = unmapped_evidence(a);
 	if (a.response)
 		f["unmapped"]["mxwatch"]["response"] = response_document(*a.response);
 	return f;

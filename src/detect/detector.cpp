@@ -44,15 +44,28 @@ std::string_view to_string(VerdictKind kind)
 	return "invalid";
 }
 
-std::string_view to_string(AlertKind kind)
+std::string_view to_string(AlertStage stage)
 {
-	switch (kind) {
-	case AlertKind::Alert:
-		return "alert";
-	case AlertKind::Ongoing:
+	switch (stage) {
+	case AlertStage::First:
+		return "first";
+	case AlertStage::Ongoing:
 		return "ongoing";
-	case AlertKind::Resolved:
+	case AlertStage::Resolved:
 		return "resolved";
+	}
+	return "invalid";
+}
+
+std::string_view to_string(Scope scope)
+{
+	switch (scope) {
+	case Scope::Thread:
+		return "thread";
+	case Scope::Process:
+		return "process";
+	case Scope::Group:
+		return "group";
 	}
 	return "invalid";
 }
@@ -237,17 +250,17 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 	const Tests &tests = *tests_;
 	thread.verdict = tests(thread.window.sum(now, config_.window_ns));
 	Verdict best = thread.verdict;
-	std::string scope = "thread";
+	Scope scope = Scope::Thread;
 	if (Verdict v = tests(process.window.sum(now, config_.window_ns)); outranks(v, best)) {
 		best = v;
-		scope = "process";
+		scope = Scope::Process;
 	}
 	// The group pools processes of one executable in one cgroup: workers that
 	// respawn every second are each sampled only briefly.
 	if (process.group->processes > 1)
 		if (Verdict v = tests(process.group->window.sum(now, config_.window_ns)); outranks(v, best)) {
 			best = v;
-			scope = "group";
+			scope = Scope::Group;
 		}
 	process.verdict = best;
 	process.scope = scope;
@@ -258,16 +271,16 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 		recency_[1].splice(recency_[1].end(), recency_[0], process.recency);
 		process.alerted = true;
 		process.first_alert_ns = now;
-		return detection_for(process, AlertKind::Alert, now);
+		return detection_for(process, AlertStage::First, now);
 	}
-	return detection_for(process, AlertKind::Ongoing, now);
+	return detection_for(process, AlertStage::Ongoing, now);
 }
 
-Detection Detector::detection_for(const ProcessEvidence &process, AlertKind kind, std::uint64_t now_ns) const
+Detection Detector::detection_for(const ProcessEvidence &process, AlertStage stage, std::uint64_t now_ns) const
 {
 	const Tests &tests = *tests_;
 	Detection d;
-	d.kind = kind;
+	d.stage = stage;
 	d.key = process.key;
 	d.comm = process.comm;
 	d.cgroup_id = process.cgroup_id;
@@ -276,10 +289,10 @@ Detection Detector::detection_for(const ProcessEvidence &process, AlertKind kind
 	d.first_alert_ns = process.first_alert_ns;
 	d.scope = process.scope;
 	d.group = process.group ? process.group->label : std::string();
-	d.window_counts = process.scope == "group" && process.group
+	d.window_counts = process.scope == Scope::Group && process.group
 				  ? process.group->window.sum(now_ns, config_.window_ns)
 				  : process.window.sum(now_ns, config_.window_ns);
-	if (kind == AlertKind::Resolved)
+	if (stage == AlertStage::Resolved)
 		d.window_counts = process.total;
 	d.verdict = process.verdict;
 	d.verdict.reason = tests.explain(d.window_counts, d.verdict);
@@ -334,7 +347,7 @@ std::optional<Detection> Detector::process_exited(const ProcessKey &key, std::ui
 	it->second.exited = true;
 	if (!it->second.alerted)
 		return std::nullopt;
-	return detection_for(it->second, AlertKind::Resolved, now_ns);
+	return detection_for(it->second, AlertStage::Resolved, now_ns);
 }
 
 std::vector<Detection> Detector::expire(std::uint64_t now_ns)
@@ -344,7 +357,7 @@ std::vector<Detection> Detector::expire(std::uint64_t now_ns)
 		auto next = std::next(it);
 		if (it->second.last_ns + config_.idle_expiry_ns < now_ns) {
 			if (it->second.alerted && !it->second.exited)
-				resolved.push_back(detection_for(it->second, AlertKind::Resolved, now_ns));
+				resolved.push_back(detection_for(it->second, AlertStage::Resolved, now_ns));
 			forget(it);
 		}
 		it = next;

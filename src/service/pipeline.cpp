@@ -90,7 +90,7 @@ void Pipeline::on_detection(Detection detection)
 	const auto it = known_.find(detection.key);
 	KnownProcess unknown; // never without an entry, but an event must not invent one
 	KnownProcess &known = it != known_.end() ? it->second : unknown;
-	const bool first = detection.kind == AlertKind::Alert;
+	const bool first = detection.stage == AlertStage::First;
 	if (first && !known.allowed && decider_.needs_digest() && processes_.hasher()) {
 		// Hashing waits until a process is judged a miner: rare, and bounded per binary.
 		complete_process_info(known.facts.info, *processes_.hasher());
@@ -113,13 +113,14 @@ void Pipeline::on_detection(Detection detection)
 		spdlog::warn("miner: pid {} ({}): {}{}", detection.key.tgid, detection.comm, detection.verdict.reason,
 			     response_note);
 	else
-		spdlog::info("{}: pid {} ({})", to_string(detection.kind), detection.key.tgid, detection.comm);
-	counts_.detections[static_cast<std::size_t>(detection.kind)]++;
-	if (output_)
-		output_->publish({detection, known.facts.info, source_.wall_time(detection.timestamp_ns),
-				  options_.detector.window_ns, decision.response});
+		spdlog::info("{}: pid {} ({})", to_string(detection.stage), detection.key.tgid, detection.comm);
+	counts_.detections[static_cast<std::size_t>(detection.stage)]++;
+	const auto when = source_.wall_time(detection.timestamp_ns);
+	Alert alert{std::move(detection), known.facts.info, when, options_.detector.window_ns, decision.response};
 	if (first)
-		reports_.push_back({std::move(detection), known.facts.info, decision.response});
+		reports_.push_back(alert);
+	if (output_)
+		output_->publish(std::move(alert));
 	if (reports_.size() > options_.max_reports)
 		reports_.erase(reports_.begin(), reports_.begin() + static_cast<std::ptrdiff_t>(reports_.size() / 2));
 }

@@ -8,23 +8,33 @@
 
 namespace mxwatch {
 
+namespace {
+
+// What the output adds before it renders: the host, an id, and (off the
+// detection path: the first alert for a binary reads it whole) the executable's hash.
+void stamp(Alert &alert, const HostIdentity &host, ExecutableHasher *hasher)
+{
+	if (hasher)
+		complete_process_info(alert.process, *hasher);
+	alert.host = host;
+	alert.id = new_alert_id();
+}
+
+} // namespace
+
 struct QueuedOutput::Shared {
 	HostIdentity host;
 	AlertFormat format = AlertFormat::Ecs;
 	std::shared_ptr<ExecutableHasher> hasher;
 	std::mutex mutex; // guards sinks against add_sink while rendering
 	std::vector<std::unique_ptr<SinkQueue>> sinks;
-	std::unique_ptr<QueueWorker<AlertEvent>> render;
+	std::unique_ptr<QueueWorker<Alert>> render;
 
 	explicit Shared(std::shared_ptr<ExecutableHasher> executable_hasher) : hasher(std::move(executable_hasher)) {}
 
-	void render_and_fan_out(AlertEvent &event)
+	void render_and_fan_out(Alert &alert)
 	{
-		// Off the detection path: the first alert for a binary reads it whole.
-		if (hasher)
-			complete_process_info(event.process, *hasher);
-		Alert alert = make_alert(event.detection, event.process, host, event.window_ns, event.when);
-		alert.response = event.response;
+		stamp(alert, host, hasher.get());
 		auto rendered = std::make_shared<const RenderedAlert>(render_alert(alert, format));
 		std::lock_guard lock(mutex);
 		for (auto &sink : sinks)
@@ -38,10 +48,10 @@ QueuedOutput::QueuedOutput(HostIdentity host, OutputSettings settings)
 	shared_->host = std::move(host);
 	shared_->format = settings.format;
 	// The handler holds the shared state, not `this`: see QueueWorker.
-	shared_->render = std::make_unique<QueueWorker<AlertEvent>>(
-	    settings.queue_capacity, [shared = std::weak_ptr<Shared>(shared_)](AlertEvent &event) {
+	shared_->render = std::make_unique<QueueWorker<Alert>>(
+	    settings.queue_capacity, [shared = std::weak_ptr<Shared>(shared_)](Alert &alert) {
 		    if (auto s = shared.lock())
-			    s->render_and_fan_out(event);
+			    s->render_and_fan_out(alert);
 	    });
 }
 
@@ -84,9 +94,9 @@ void QueuedOutput::add_sink(std::unique_ptr<AlertSink> sink)
 	shared_->sinks.push_back(std::move(queue));
 }
 
-void QueuedOutput::publish(const AlertEvent &event)
+void QueuedOutput::publish(Alert alert)
 {
-	if (shared_->render->offer(event))
+	if (shared_->render->offer(std::move(alert)))
 		return;
 	// Every sink misses this one.
 	std::lock_guard lock(shared_->mutex);
@@ -118,13 +128,9 @@ JsonLinesOutput::JsonLinesOutput(HostIdentity host, AlertFormat format, std::sha
 {
 }
 
-void JsonLinesOutput::publish(const AlertEvent &event)
+void JsonLinesOutput::publish(Alert alert)
 {
-	ProcessInfo process = event.process;
-	if (hasher_)
-		complete_process_info(process, *hasher_);
-	Alert alert = make_alert(event.detection, process, host_, event.window_ns, event.when);
-	alert.response = event.response;
+	stamp(alert, host_, hasher_.get());
 	const RenderedAlert rendered = render_alert(alert, format_);
 	for (auto &sink : sinks_)
 		if (sink->write(rendered) != Delivery::Delivered)

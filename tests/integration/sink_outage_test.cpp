@@ -67,7 +67,7 @@ private:
 	std::shared_ptr<spdlog::logger> saved_;
 };
 
-AlertEvent event_for(std::uint32_t pid)
+Alert event_for(std::uint32_t pid)
 {
 	Detection detection = sample_detection("xmrig");
 	detection.key.tgid = pid;

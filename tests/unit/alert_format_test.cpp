@@ -3,6 +3,7 @@
 #include "alert_samples.hpp"
 #include "mxwatch/util/utf8.hpp"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 
 namespace mxwatch {
@@ -66,9 +67,9 @@ TEST(OcsfAlert, IsADetectionFindingWithItsRequiredFields)
 TEST(OcsfAlert, LifecycleIsCreateUpdateCloseOfOneFinding)
 {
 	Detection update = sample_detection("xmrig");
-	update.kind = AlertKind::Ongoing;
+	update.stage = AlertStage::Ongoing;
 	Detection close = sample_detection("xmrig");
-	close.kind = AlertKind::Resolved;
+	close.stage = AlertStage::Resolved;
 	const auto created = to_ocsf(sample_alert(sample_detection("xmrig"), enriched_process()));
 	const auto updated = to_ocsf(sample_alert(update, enriched_process()));
 	const auto closed = to_ocsf(sample_alert(close, enriched_process()));
@@ -140,6 +141,30 @@ TEST_P(RenderedAlertTest, KeyFieldsAreTheSameWhateverTheFormat)
 	EXPECT_EQ(field("event.action"), "miner-detected");
 	EXPECT_EQ(field("event.id"), rendered.event_id);
 	EXPECT_EQ(rendered.document.find(rendered.event_id) != std::string::npos, true);
+}
+
+// The key fields and the ECS document come from one table: every key field is
+// the document's field of that name, with the same value.
+TEST(EcsKeyFields, EachIsTheEcsDocumentsFieldOfThatName)
+{
+	Alert alert = sample_alert(sample_detection("xmrig"), enriched_process());
+	alert.response = ResponseOutcome{ResponseAction::Kill, ResponseResult::Failed, "no such process"};
+	const nlohmann::json document = to_ecs(alert);
+	const auto fields = ecs_key_fields(alert);
+	EXPECT_EQ(fields.size(), 20u) << "every key field is resolved for this alert";
+	for (const auto &[name, text] : fields) {
+		std::string path = "/" + name;
+		std::replace(path.begin(), path.end(), '.', '/');
+		const nlohmann::json::json_pointer pointer(path);
+		ASSERT_TRUE(document.contains(pointer)) << name;
+		const nlohmann::json &value = document.at(pointer);
+		if (value.is_string())
+			EXPECT_EQ(value.get<std::string>(), text) << name;
+		else if (value.is_number_float())
+			EXPECT_NEAR(value.get<double>(), std::stod(text), 5e-4) << name;
+		else
+			EXPECT_EQ(value.dump(), text) << name;
+	}
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, RenderedAlertTest, ::testing::Values(AlertFormat::Ecs, AlertFormat::Ocsf),

@@ -85,7 +85,7 @@ private:
 	std::string name_;
 };
 
-AlertEvent event_for(std::uint32_t pid)
+Alert event_for(std::uint32_t pid)
 {
 	Detection detection = test::sample_detection("xmrig");
 	detection.key.tgid = pid;

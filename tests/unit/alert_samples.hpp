@@ -24,7 +24,7 @@ inline const std::string kHostile =
 inline Detection sample_detection(std::string comm)
 {
 	Detection d;
-	d.kind = AlertKind::Alert;
+	d.stage = AlertStage::First;
 	d.key = {4242, 99};
 	d.comm = std::move(comm);
 	d.timestamp_ns = 12'000'000'000;

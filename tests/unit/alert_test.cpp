@@ -13,8 +13,8 @@ using test::sample_detection;
 TEST(EcsAlert, CarriesTheRequiredFields)
 {
 	const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
-	const auto alert =
-	    make_ecs_alert(sample_detection("xmrig"), enriched_process(), test::sample_host(), 60'000'000'000, when);
+	const auto alert = to_ecs(
+	    make_alert(sample_detection("xmrig"), enriched_process(), test::sample_host(), 60'000'000'000, when));
 
 	EXPECT_EQ(alert["@timestamp"], "2027-01-15T08:00:00.000Z");
 	EXPECT_EQ(alert["event"]["kind"], "alert");
@@ -64,7 +64,7 @@ TEST(EcsAlert, UnresolvedFieldsAreLeftOut)
 {
 	ProcessInfo gone; // the process exited before it could be read
 	gone.pid = 4242;
-	const auto alert = make_ecs_alert(sample_detection("xmrig"), gone, {"node-1", std::nullopt}, 1, {});
+	const auto alert = to_ecs(make_alert(sample_detection("xmrig"), gone, {"node-1", std::nullopt}, 1, {}));
 	for (const char *field :
 	     {"executable", "command_line", "args", "args_count", "start", "hash", "parent", "entity_id"})
 		EXPECT_FALSE(alert["process"].contains(field)) << field;
@@ -76,14 +76,14 @@ TEST(EcsAlert, UnresolvedFieldsAreLeftOut)
 	// A process in a pod but not (yet) in a container: the pod, no container.
 	ProcessInfo pod_only = gone;
 	pod_only.container = ContainerInfo{std::nullopt, std::nullopt, test::kPodUid};
-	const auto in_pod = make_ecs_alert(sample_detection("xmrig"), pod_only, {"node-1", std::nullopt}, 1, {});
+	const auto in_pod = to_ecs(make_alert(sample_detection("xmrig"), pod_only, {"node-1", std::nullopt}, 1, {}));
 	EXPECT_FALSE(in_pod.contains("container"));
 	EXPECT_EQ(in_pod["orchestrator"]["resource"]["id"], test::kPodUid);
 
 	// A truncated command line has no trustworthy argument count.
 	ProcessInfo truncated = test::enriched_process();
 	truncated.args_truncated = true;
-	const auto cut = make_ecs_alert(sample_detection("xmrig"), truncated, test::sample_host(), 1, {});
+	const auto cut = to_ecs(make_alert(sample_detection("xmrig"), truncated, test::sample_host(), 1, {}));
 	EXPECT_FALSE(cut["process"].contains("args_count"));
 	EXPECT_EQ(cut["mxwatch"]["args_truncated"], true);
 }
@@ -91,14 +91,14 @@ TEST(EcsAlert, UnresolvedFieldsAreLeftOut)
 TEST(EcsAlert, LifecycleStagesAreNamed)
 {
 	Detection ongoing = sample_detection("xmrig");
-	ongoing.kind = AlertKind::Ongoing;
-	const auto update = make_ecs_alert(ongoing, test::enriched_process(), test::sample_host(), 1, {});
+	ongoing.stage = AlertStage::Ongoing;
+	const auto update = to_ecs(make_alert(ongoing, test::enriched_process(), test::sample_host(), 1, {}));
 	EXPECT_EQ(update["event"]["action"], "miner-ongoing");
 	EXPECT_EQ(update["mxwatch"]["alert"], "ongoing");
 
 	Detection resolved = sample_detection("xmrig");
-	resolved.kind = AlertKind::Resolved;
-	const auto end = make_ecs_alert(resolved, test::enriched_process(), test::sample_host(), 1, {});
+	resolved.stage = AlertStage::Resolved;
+	const auto end = to_ecs(make_alert(resolved, test::enriched_process(), test::sample_host(), 1, {}));
 	EXPECT_EQ(end["event"]["action"], "miner-resolved");
 	EXPECT_EQ(end["event"]["type"], nlohmann::json({"end"}));
 	EXPECT_LT(end["event"]["severity"].get<int>(), 73);
@@ -113,7 +113,7 @@ TEST(EcsAlert, HostileNamesStillGiveOneValidJsonLine)
 	info.pid = 4242;
 	info.executable = "/tmp/" + hostile;
 	info.args = {hostile, "--pool\r\n{\"evil\":1}"};
-	const auto alert = make_ecs_alert(sample_detection(hostile), info, {"node-1", "abc"}, 1, {});
+	const auto alert = to_ecs(make_alert(sample_detection(hostile), info, {"node-1", "abc"}, 1, {}));
 	std::string line;
 	ASSERT_NO_THROW(line = to_json_line(alert));
 	EXPECT_EQ(line.find('\n'), std::string::npos);

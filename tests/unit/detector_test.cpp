@@ -152,19 +152,19 @@ TEST(Detector, OngoingUpdatesAreRateLimitedAndExitResolves)
 	Detector detector(config);
 	Feed feed(detector);
 	std::mt19937 rng(17);
-	std::vector<AlertKind> kinds;
+	std::vector<AlertStage> kinds;
 	for (int i = 0; i < 500; i++) // 10 s of samples, 20 ms apart
 		if (auto d = feed.sample(csr(static_cast<int>(rng() % 4))))
-			kinds.push_back(d->kind);
+			kinds.push_back(d->stage);
 	ASSERT_FALSE(kinds.empty());
-	EXPECT_EQ(kinds.front(), AlertKind::Alert);
-	EXPECT_EQ(std::count(kinds.begin(), kinds.end(), AlertKind::Alert), 1);
-	const auto ongoing = std::count(kinds.begin(), kinds.end(), AlertKind::Ongoing);
+	EXPECT_EQ(kinds.front(), AlertStage::First);
+	EXPECT_EQ(std::count(kinds.begin(), kinds.end(), AlertStage::First), 1);
+	const auto ongoing = std::count(kinds.begin(), kinds.end(), AlertStage::Ongoing);
 	EXPECT_GE(ongoing, 3);
 	EXPECT_LE(ongoing, 5);
 	const auto resolved = detector.process_exited({100, 5}, feed.now() + 1);
 	ASSERT_TRUE(resolved);
-	EXPECT_EQ(resolved->kind, AlertKind::Resolved);
+	EXPECT_EQ(resolved->stage, AlertStage::Resolved);
 	EXPECT_FALSE(detector.process_exited({100, 5}, feed.now() + 2)) << "resolved once";
 	// Its evidence stays for reports, and expiring it later resolves nothing again.
 	ASSERT_EQ(detector.processes().size(), 1u);
@@ -186,7 +186,7 @@ TEST(Detector, ShortLivedWorkersOfOneExecutableArePooledAsAGroup)
 		first = feed.first();
 	}
 	ASSERT_TRUE(first);
-	EXPECT_EQ(first->scope, "group");
+	EXPECT_EQ(first->scope, Scope::Group);
 }
 
 TEST(Detector, StateIsCappedAtMaxProcesses)

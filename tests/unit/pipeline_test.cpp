@@ -51,8 +51,8 @@ public:
 // Keeps every published event.
 class KeptOutput final : public AlertOutput {
 public:
-	void publish(const AlertEvent &event) override { events->push_back(event); }
-	std::shared_ptr<std::vector<AlertEvent>> events = std::make_shared<std::vector<AlertEvent>>();
+	void publish(Alert alert) override { events->push_back(std::move(alert)); }
+	std::shared_ptr<std::vector<Alert>> events = std::make_shared<std::vector<Alert>>();
 };
 
 std::uint32_t csr(int mode) { return 0x9FC0u | static_cast<std::uint32_t>(mode) << 13; }
@@ -94,11 +94,11 @@ struct Harness {
 		std::atomic<bool> stop{false};
 		pipeline.run(stop);
 	}
-	std::vector<AlertKind> kinds() const
+	std::vector<AlertStage> kinds() const
 	{
-		std::vector<AlertKind> out;
+		std::vector<AlertStage> out;
 		for (const auto &e : *events)
-			out.push_back(e.detection.kind);
+			out.push_back(e.detection.stage);
 		return out;
 	}
 
@@ -106,7 +106,7 @@ struct Harness {
 	TestDirectory directory;
 	std::vector<std::pair<ResponseAction, ResponseTarget>> responses;
 	Pipeline pipeline;
-	std::shared_ptr<std::vector<AlertEvent>> events;
+	std::shared_ptr<std::vector<Alert>> events;
 };
 
 TEST(Pipeline, AMinerIsAlertedOnceWithWhatTheDirectorySaid)
@@ -115,8 +115,8 @@ TEST(Pipeline, AMinerIsAlertedOnceWithWhatTheDirectorySaid)
 	h.directory.add(42, "/opt/xmr/miner", "alice");
 	mine(h.source, 42, 0, 1 * kS, 5 * kS);
 	h.run();
-	ASSERT_EQ(h.kinds(), std::vector<AlertKind>{AlertKind::Alert});
-	const AlertEvent &e = h.events->front();
+	ASSERT_EQ(h.kinds(), std::vector<AlertStage>{AlertStage::First});
+	const Alert &e = h.events->front();
 	EXPECT_EQ(e.process.executable, "/opt/xmr/miner");
 	EXPECT_EQ(e.process.user_name, "alice");
 	EXPECT_EQ(e.detection.key.tgid, 42u);
@@ -177,8 +177,8 @@ TEST(Pipeline, LifecycleFirstOngoingResolvedWhenTheProcessExits)
 	h.run();
 	const auto before_exit = h.kinds();
 	ASSERT_GE(before_exit.size(), 2u);
-	EXPECT_EQ(before_exit.front(), AlertKind::Alert);
-	EXPECT_EQ(before_exit.back(), AlertKind::Ongoing);
+	EXPECT_EQ(before_exit.front(), AlertStage::First);
+	EXPECT_EQ(before_exit.back(), AlertStage::Ongoing);
 	// Gone: the next exit check (once a second on the source's clock) resolves it, once.
 	h.directory.alive[42] = false;
 	h.source.advance_to(20 * kS);
@@ -187,7 +187,7 @@ TEST(Pipeline, LifecycleFirstOngoingResolvedWhenTheProcessExits)
 	h.run();
 	const auto after = h.kinds();
 	ASSERT_EQ(after.size(), before_exit.size() + 1);
-	EXPECT_EQ(after.back(), AlertKind::Resolved);
+	EXPECT_EQ(after.back(), AlertStage::Resolved);
 	EXPECT_EQ(h.events->back().process.executable, "/opt/miner") << "a resolution still names the process";
 }
 
@@ -203,7 +203,7 @@ TEST(Pipeline, IdleProcessesExpireAndTheirStateGoesWithThem)
 	h.run();
 	h.source.advance_to(320 * kS);
 	h.run();
-	EXPECT_EQ(h.kinds().back(), AlertKind::Resolved);
+	EXPECT_EQ(h.kinds().back(), AlertStage::Resolved);
 	EXPECT_TRUE(h.pipeline.detector().processes().empty());
 	EXPECT_FALSE(h.pipeline.process_info({42, 7}).executable) << "the enrich state went with the detector's";
 }
@@ -265,7 +265,7 @@ TEST(Pipeline, ExecutablesGroupRespawnedWorkers)
 	}
 	h.run();
 	ASSERT_FALSE(h.events->empty());
-	EXPECT_EQ(h.events->front().detection.scope, "group");
+	EXPECT_EQ(h.events->front().detection.scope, Scope::Group);
 	EXPECT_NE(h.events->front().detection.group.find("/opt/respawning-miner"), std::string::npos);
 }
 

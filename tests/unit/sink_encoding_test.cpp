@@ -89,7 +89,7 @@ TEST(SyslogMessage, LongAlertsCarryTheirSentenceNotABrokenDocument)
 TEST(SyslogMessage, ResolvedIsANotice)
 {
 	Detection resolved = test::sample_detection("xmrig");
-	resolved.kind = AlertKind::Resolved;
+	resolved.stage = AlertStage::Resolved;
 	const auto m = test::parse_rfc5424(rfc5424_message(rendered(resolved, test::enriched_process()), 16, 1));
 	ASSERT_TRUE(m.has_value());
 	EXPECT_EQ(m->pri, 16 * 8 + 5);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// An alert, independent of its format: what the detector found (AlertEvidence),
+// An alert, independent of its format: what the detector found (Detection),
 // about which process (ProcessInfo), on which host. alert_format.hpp turns it
 // into ECS or OCSF; the sinks only ever see the rendered result.
 #pragma once
@@ -10,8 +10,10 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mxwatch {
@@ -27,50 +29,39 @@ inline constexpr const char *kRuleId = "mxwatch-randomx-rounding";
 inline constexpr const char *kRuleName = "RandomX cryptominer: random MXCSR rounding modes";
 inline constexpr const char *kDetectorVersion = "1";
 
-// Where an alert is in its lifecycle (DESIGN.md §3).
-enum class AlertStage { First, Ongoing, Resolved };
-std::string_view to_string(AlertStage stage); // "first", "ongoing", "resolved"
 // What happened, as ECS event.action and syslog MSGID: "miner-detected", "miner-ongoing", "miner-resolved".
 std::string_view alert_action(AlertStage stage);
 
-// The detector's findings in the alert's own terms.
-struct AlertEvidence {
-	AlertStage stage = AlertStage::First;
-	std::uint32_t pid = 0;
-	std::uint64_t process_start_ns = 0; // kernel start time: with pid and boot id, names the process
-	std::string comm;                   // raw bytes from the kernel
-	std::vector<std::uint32_t> threads;
-	ModeCounts counts; // over the window
-	VerdictKind verdict = VerdictKind::Miner;
-	double score = 0;
-	std::string reason;
-	std::string scope; // which evidence decided ("thread", "process", "group"), may be empty
-	double window_s = 0;
-	double seconds_to_detect = 0;
-	std::uint64_t cgroup_id = 0;
-};
-
-// The one place that reads a Detection: when the detector's output changes, only
-// this function changes.
-AlertEvidence evidence_of(const Detection &detection, std::uint64_t window_ns);
-
+// One alert event: the detector's Detection itself, plus what the pipeline
+// adds (the process's facts, the wall time, the window, the --action taken)
+// and what the output stamps before it renders (host, id, the executable's hash).
+// The formats read the Detection's fields directly.
 struct Alert {
-	std::string id; // unique per alert event
-	std::chrono::system_clock::time_point time;
-	HostIdentity host;
-	AlertEvidence evidence;
+	Detection detection;
 	ProcessInfo process;
+	std::chrono::system_clock::time_point time; // wall time of the detection
+	std::uint64_t window_ns = 0;
 	// The --action taken against the process, on first alerts when one is configured.
 	std::optional<ResponseOutcome> response;
+	HostIdentity host;
+	std::string id; // unique per alert event
 
+	AlertStage stage() const { return detection.stage; }
+	double window_s() const { return static_cast<double>(window_ns) / 1e9; }
+	// From the process's first sample to this event (0 if the clock went back).
+	double seconds_to_detect() const;
 	// Stable across PID reuse and alert stages: boot id + pid + start time.
 	std::optional<std::string> entity_id() const;
 	// One sentence for people (valid UTF-8, no control characters).
 	std::string message() const;
 };
 
-Alert make_alert(const Detection &detection, const ProcessInfo &process, const HostIdentity &host,
-                 std::uint64_t window_ns, std::chrono::system_clock::time_point now);
+// A new unique alert id (32 hex digits).
+std::string new_alert_id();
+
+// An alert with a new id.
+Alert make_alert(Detection detection, ProcessInfo process, HostIdentity host, std::uint64_t window_ns,
+                 std::chrono::system_clock::time_point now);
 
 // {"action": "kill", "result": "failed", "reason": "..."}: mxwatch.response in
 // ECS, unmapped.mxwatch.response in OCSF.
@@ -78,8 +69,11 @@ nlohmann::json response_document(const ResponseOutcome &response);
 
 // ECS document of DESIGN.md §3 (see alert_format.hpp for OCSF).
 nlohmann::json to_ecs(const Alert &alert);
-nlohmann::json make_ecs_alert(const Detection &detection, const ProcessInfo &process, const HostIdentity &host,
-                              std::uint64_t window_ns, std::chrono::system_clock::time_point now);
+
+// The facts transports with fields of their own (syslog structured data,
+// journald) carry, under their ECS names, from the same table as the ECS
+// document: valid UTF-8, control characters kept.
+std::vector<std::pair<std::string, std::string>> ecs_key_fields(const Alert &alert);
 
 // One JSON line. Invalid UTF-8 in any string (process names and command lines
 // come from whoever started the process) is replaced with U+FFFD, never thrown on.

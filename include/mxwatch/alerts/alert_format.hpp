@@ -35,8 +35,9 @@ struct RenderedAlert {
 	std::chrono::system_clock::time_point time;
 	std::string host_name;
 	// The key facts under their ECS names, whatever the format, for transports
-	// with fields of their own (syslog structured data, journald). Valid UTF-8;
-	// control characters are kept, each transport makes them safe its own way.
+	// with fields of their own (syslog structured data, journald): ecs_key_fields(),
+	// from the ECS document's own table. Valid UTF-8; control characters are
+	// kept, each transport makes them safe its own way.
 	std::vector<std::pair<std::string, std::string>> fields;
 };
 

@@ -94,6 +94,11 @@ struct ProcessKeyHash {
 	}
 };
 
+// Which evidence decided a verdict: one thread's, its process's (all threads
+// pooled) or its group's (processes of one executable in one cgroup, pooled).
+enum class Scope { Thread, Process, Group };
+std::string_view to_string(Scope scope); // "thread", "process", "group"
+
 struct ThreadEvidence {
 	RoundingMode last_mode = RoundingMode::Nearest;
 	bool seen = false;
@@ -117,7 +122,7 @@ struct ProcessEvidence {
 	WindowedCounts window;
 	ModeCounts total; // since first seen, for reports
 	Verdict verdict;
-	std::string scope; // which evidence decided: "thread", "process" or "group"
+	Scope scope = Scope::Thread; // which evidence decided the verdict
 	GroupEvidence *group = nullptr;
 	bool alerted = false;
 	bool exited = false; // kept for reports until it expires
@@ -126,12 +131,13 @@ struct ProcessEvidence {
 	std::list<ProcessKey>::iterator recency; // its place in the detector's eviction order
 };
 
-enum class AlertKind { Alert, Ongoing, Resolved };
-std::string_view to_string(AlertKind kind);
+// Where an alert is in its lifecycle (DESIGN.md §3): a process judged a miner
+// (First), still one (Ongoing), or gone (Resolved).
+enum class AlertStage { First, Ongoing, Resolved };
+std::string_view to_string(AlertStage stage); // "first", "ongoing", "resolved"
 
-// A process judged a miner (Alert), still one (Ongoing), or gone (Resolved).
 struct Detection {
-	AlertKind kind = AlertKind::Alert;
+	AlertStage stage = AlertStage::First;
 	ProcessKey key;
 	std::string comm;
 	std::uint64_t cgroup_id = 0;
@@ -141,7 +147,7 @@ struct Detection {
 	ModeCounts window_counts;
 	std::vector<std::uint32_t> threads; // threads whose own evidence is not benign
 	Verdict verdict;
-	std::string scope;
+	Scope scope = Scope::Thread;
 	std::string group; // label of the executable/cgroup group
 };
 
@@ -153,7 +159,7 @@ public:
 
 	// Feeds one sample. `group` names the process's executable (or anything that
 	// ties processes together, like its comm); with the sample's cgroup it keys
-	// the group evidence. Returns an Alert or Ongoing event when one is due.
+	// the group evidence. Returns a First or Ongoing detection when one is due.
 	std::optional<Detection> observe(const Sample &sample, const std::string &group = {});
 
 	// The process is gone: Resolved if it had been alerted on (once). Its evidence
@@ -183,7 +189,7 @@ private:
 	void forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash>::iterator it);
 	void evict_one();
 	void touch(ProcessEvidence &process);
-	Detection detection_for(const ProcessEvidence &process, AlertKind kind, std::uint64_t now_ns) const;
+	Detection detection_for(const ProcessEvidence &process, AlertStage stage, std::uint64_t now_ns) const;
 
 	struct Tests; // the SPRTs' constants, derived from config_ once
 	friend Verdict judge(const ModeCounts &counts, const DetectorConfig &config);

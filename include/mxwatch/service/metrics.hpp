@@ -28,7 +28,7 @@ struct MetricsSnapshot {
 	std::string fpu_layout;
 	std::uint64_t malformed_records = 0;
 	std::uint64_t samples = 0;
-	std::array<std::uint64_t, 3> detections{}; // by AlertKind: alert, ongoing, resolved
+	std::array<std::uint64_t, 3> detections{}; // by AlertStage: first (kind="alert"), ongoing, resolved
 	std::uint64_t allowlisted = 0;
 	std::size_t tracked_processes = 0;
 	std::size_t tracked_threads = 0;

@@ -39,14 +39,8 @@ struct PipelineOptions {
 
 // What the pipeline did, for metrics.
 struct PipelineCounts {
-	std::array<std::uint64_t, 3> detections{}; // by AlertKind, sent to the output
+	std::array<std::uint64_t, 3> detections{}; // by AlertStage, sent to the output
 	std::uint64_t allowlisted = 0;             // alert events held back by the allowlist
-};
-
-struct DetectionReport {
-	Detection detection;
-	ProcessInfo process;
-	std::optional<ResponseOutcome> response; // the --action taken
 };
 
 class Pipeline {
@@ -73,7 +67,7 @@ public:
 		 const std::function<void()> &tick = {});
 
 	const Detector &detector() const { return detector_; }
-	const std::vector<DetectionReport> &reports() const { return reports_; }
+	const std::vector<Alert> &reports() const { return reports_; }
 	// What was learnt about the process at its first sample (it may be gone since).
 	ProcessInfo process_info(const ProcessKey &key) const;
 	// Why the process is allowlisted, or nothing.
@@ -108,7 +102,7 @@ private:
 	std::unordered_map<ProcessKey, KnownProcess, ProcessKeyHash> known_;
 	std::unique_ptr<AlertOutput> output_;
 	SampleWriter *recorder_ = nullptr;
-	std::vector<DetectionReport> reports_;
+	std::vector<Alert> reports_;
 	std::uint64_t samples_seen_ = 0;
 	std::vector<ProcessKey> forgotten_; // by the detector, erased from known_ after this round
 	std::uint64_t next_liveness_ns_ = 0, next_expiry_ns_ = 0;

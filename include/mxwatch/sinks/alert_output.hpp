@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The boundary between detection and delivery. The pipeline hands every alert
-// event to one AlertOutput; how it is formatted (ECS, OCSF), queued and where it
+// The boundary between detection and delivery. The pipeline hands every Alert
+// to one AlertOutput, which stamps it (host, id, the executable's hash) and
+// renders it once into the RenderedAlert every sink receives; how it is formatted (ECS, OCSF), queued and where it
 // goes (stdout, file, syslog, journald) is the output's business.
 //
 //   publish() --> [render queue] --> render thread: hash the executable, format once
@@ -27,19 +28,12 @@
 
 namespace mxwatch {
 
-struct AlertEvent {
-	Detection detection;
-	ProcessInfo process;
-	std::chrono::system_clock::time_point when;
-	std::uint64_t window_ns = 0;
-	std::optional<ResponseOutcome> response; // the --action taken, if any
-};
-
 class AlertOutput {
 public:
 	virtual ~AlertOutput() = default;
 	// Must not block detection for long: slow destinations queue or drop (and count).
-	virtual void publish(const AlertEvent &event) = 0;
+	// The output sets the alert's host and id, and hashes its executable.
+	virtual void publish(Alert alert) = 0;
 	// SIGHUP: reopen files and connections.
 	virtual void reopen() {}
 	// Per sink: delivered, failed, dropped, retried... (for metrics); empty if not counted.
@@ -54,7 +48,7 @@ public:
 	explicit JsonLinesOutput(HostIdentity host, AlertFormat format = AlertFormat::Ecs,
 				 std::shared_ptr<ExecutableHasher> hasher = nullptr);
 	void add_sink(std::unique_ptr<AlertSink> sink) { sinks_.push_back(std::move(sink)); }
-	void publish(const AlertEvent &event) override;
+	void publish(Alert alert) override;
 	void reopen() override;
 
 private:
@@ -87,7 +81,7 @@ public:
 	void shutdown();
 
 	void add_sink(std::unique_ptr<AlertSink> sink);
-	void publish(const AlertEvent &event) override;
+	void publish(Alert alert) override;
 	void reopen() override;
 
 	// Waits until everything published so far was delivered, dropped or given up
