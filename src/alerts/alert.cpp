@@ -118,6 +118,8 @@ AlertEvidence evidence_of(const Detection &detection, std::uint64_t window_ns)
 	e.score = detection.verdict.score;
 	e.reason = detection.verdict.reason;
 	e.scope = detection.scope;
+	e.rule = detection.verdict.rule;
+	e.severity = detection.verdict.rule == DecisionRule::None ? Severity::High : severity_of(detection.verdict.rule);
 	e.window_s = static_cast<double>(window_ns) / 1e9;
 	if (detection.timestamp_ns >= detection.first_seen_ns)
 		e.seconds_to_detect = static_cast<double>(detection.timestamp_ns - detection.first_seen_ns) / 1e9;

@@ -8,9 +8,11 @@ namespace mxwatch {
 namespace {
 
 // ECS numeric severity (Elastic's scale: 47-73 high, 74-100 critical).
-int ecs_severity(AlertStage stage)
+int ecs_severity(const AlertEvidence &e)
 {
-	return stage == AlertStage::Resolved ? 21 : 73;
+	if (e.stage == AlertStage::Resolved)
+		return 21;
+	return e.severity == Severity::Medium ? 47 : 73;
 }
 
 void add_process(nlohmann::json &alert, const Alert &a)
@@ -77,6 +79,11 @@ nlohmann::json evidence_document(const AlertEvidence &e, const ProcessInfo &p)
 	evidence["reason"] = e.reason;
 	if (!e.scope.empty())
 		evidence["scope"] = e.scope;
+	if (e.rule != DecisionRule::None) {
+		evidence["rule"] = to_string(e.rule);
+		evidence["rule_description"] = describe(e.rule);
+		evidence["severity"] = to_string(e.severity);
+	}
 	evidence["window_s"] = e.window_s;
 	evidence["seconds_to_detect"] = e.seconds_to_detect;
 	evidence["cgroup_id"] = e.cgroup_id;
@@ -101,7 +108,7 @@ nlohmann::json to_ecs(const Alert &a)
 	    {"type", {a.evidence.stage == AlertStage::Resolved ? "end" : "info"}},
 	    {"action", alert_action(a.evidence.stage)},
 	    {"id", a.id},
-	    {"severity", ecs_severity(a.evidence.stage)},
+	    {"severity", ecs_severity(a.evidence)},
 	    {"module", "mxwatch"},
 	    {"dataset", "mxwatch.alert"},
 	};

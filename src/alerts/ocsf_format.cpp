@@ -127,6 +127,11 @@ nlohmann::json unmapped_evidence(const AlertEvidence &e, const ProcessInfo &p)
 		evidence["thread_ids"] = e.threads;
 	if (!e.scope.empty())
 		evidence["scope"] = e.scope;
+	if (e.rule != DecisionRule::None) {
+		evidence["rule"] = to_string(e.rule);
+		evidence["rule_description"] = describe(e.rule);
+		evidence["severity"] = to_string(e.severity);
+	}
 	if (p.args_truncated)
 		evidence["args_truncated"] = true;
 	return evidence;
@@ -169,8 +174,10 @@ nlohmann::json to_ocsf(const Alert &a)
 	f["type_uid"] = kClassDetectionFinding * 100 + activity.id;
 	f["type_name"] = std::string("Detection Finding: ") + activity.name;
 	f["time"] = time_ms;
-	f["severity_id"] = activity.severity_id;
-	f["severity"] = activity.severity;
+	// A lower-severity rule (sustained churn without a footprint): Medium.
+	const bool medium = a.evidence.stage != AlertStage::Resolved && a.evidence.severity == Severity::Medium;
+	f["severity_id"] = medium ? 3 : activity.severity_id;
+	f["severity"] = medium ? "Medium" : activity.severity;
 	f["status_id"] = activity.status_id;
 	f["status"] = activity.status;
 	f["is_alert"] = a.evidence.stage != AlertStage::Resolved;

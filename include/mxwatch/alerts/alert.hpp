@@ -45,6 +45,8 @@ struct AlertEvidence {
 	double score = 0;
 	std::string reason;
 	std::string scope; // which evidence decided ("thread", "process", "group"), may be empty
+	DecisionRule rule = DecisionRule::None; // which rule made it a miner (docs/detection.md)
+	Severity severity = Severity::High;     // what that rule implies
 	double window_s = 0;
 	double seconds_to_detect = 0;
 	std::uint64_t cgroup_id = 0;
