@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <thread>
 #include <vector>
 
 namespace mxwatch::test {
@@ -67,6 +68,18 @@ private:
 };
 
 std::string read_text(const std::filesystem::path &path);
+
+// Polls `pred` every 20 ms until it holds; false on timeout.
+template <typename Pred> bool wait_until(Pred pred, std::chrono::milliseconds timeout)
+{
+	const auto deadline = std::chrono::steady_clock::now() + timeout;
+	while (!pred()) {
+		if (std::chrono::steady_clock::now() > deadline)
+			return false;
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+	}
+	return true;
+}
 
 // Polls the file until it contains `text`; false on timeout.
 bool wait_for_text(const std::filesystem::path &path, const std::string &text, std::chrono::milliseconds timeout);

@@ -54,17 +54,6 @@ bool tcp_accepts(int port)
 	return ok;
 }
 
-template <typename Pred> bool wait_until(Pred pred, std::chrono::milliseconds timeout)
-{
-	const auto deadline = std::chrono::steady_clock::now() + timeout;
-	while (!pred()) {
-		if (std::chrono::steady_clock::now() > deadline)
-			return false;
-		std::this_thread::sleep_for(20ms);
-	}
-	return true;
-}
-
 const std::vector<std::string> kRsyslogd = {"/usr/sbin/rsyslogd", "/sbin/rsyslogd"};
 const std::vector<std::string> kJournald = {"/lib/systemd/systemd-journald", "/usr/lib/systemd/systemd-journald"};
 

@@ -81,17 +81,6 @@ std::unique_ptr<AlertSink> sink_for(const std::string &spec)
 	return make_sink(*parse_sink_spec(spec).spec, kSyslogFacilityDaemon);
 }
 
-template <typename Pred> bool eventually(Pred pred, std::chrono::milliseconds timeout)
-{
-	const auto deadline = std::chrono::steady_clock::now() + timeout;
-	while (!pred()) {
-		if (std::chrono::steady_clock::now() > deadline)
-			return false;
-		std::this_thread::sleep_for(20ms);
-	}
-	return true;
-}
-
 // The documents rsyslog received, in the order it wrote them.
 std::vector<nlohmann::json> documents(const std::vector<nlohmann::json> &messages)
 {
@@ -140,7 +129,7 @@ TEST(SinkOutage, RsyslogDownForTenSecondsGetsEveryAlertOnceWhenItReturns)
 		std::this_thread::sleep_for(500ms);
 	}
 	const std::uint32_t during_outage = pid - 5;
-	ASSERT_TRUE(eventually([&] { return output->stats()[0].queued == during_outage; }, 10s));
+	ASSERT_TRUE(wait_until([&] { return output->stats()[0].queued == during_outage; }, 10s));
 	SinkStats s = output->stats()[0];
 	EXPECT_TRUE(s.failing);
 	EXPECT_EQ(s.delivered, 5u); // none of them went into the dead connection
@@ -203,7 +192,7 @@ TEST(SinkOutage, ARsyslogThatClosedCleanlyCostsNotTheNextAlert)
 	// "succeeding" into the closed connection.
 	rsyslog.stop();
 	output.publish(event_for(3));
-	ASSERT_TRUE(eventually([&] { return output.stats()[0].failing; }, 20s)) << log.all();
+	ASSERT_TRUE(wait_until([&] { return output.stats()[0].failing; }, 20s)) << log.all();
 	EXPECT_EQ(output.stats()[0].delivered, 2u);
 	EXPECT_EQ(output.stats()[0].queued, 1u);
 	rsyslog.start();
@@ -291,7 +280,7 @@ TEST(SinkOutage, FileSinkOnAFullFileSystemWaitsAndResumes)
 	for (std::uint32_t pid = 4; pid < 4 + kWhileFull; pid++)
 		output->publish(event_for(pid));
 	// What still fitted in the last page of the alert file went in; the rest waits.
-	ASSERT_TRUE(eventually(
+	ASSERT_TRUE(wait_until(
 	    [&] {
 		    const SinkStats now = output->stats()[0];
 		    return now.failing && now.retried >= 2 && now.delivered + now.queued == 3 + kWhileFull;
@@ -339,7 +328,7 @@ TEST(SinkOutage, ShutdownCountsAndLogsWhatCouldNotBeDelivered)
 		output.add_sink(sink_for("syslog:unix:" + tmp.path("nobody.sock").string()));
 		for (std::uint32_t pid = 1; pid <= 7; pid++)
 			output.publish(event_for(pid));
-		ASSERT_TRUE(eventually([&] { return output.stats()[0].queued == 7; }, 20s)) << log.all();
+		ASSERT_TRUE(wait_until([&] { return output.stats()[0].queued == 7; }, 20s)) << log.all();
 	}
 	EXPECT_EQ(log.matching("7 alerts not delivered when the drain timeout ended").size(), 1u) << log.all();
 	EXPECT_EQ(log.matching("0 delivered (0 late), 7 failed, 0 dropped").size(), 1u) << log.all();

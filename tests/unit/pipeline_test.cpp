@@ -57,21 +57,25 @@ public:
 
 std::uint32_t csr(int mode) { return 0x9FC0u | static_cast<std::uint32_t>(mode) << 13; }
 
+// One sample of the main thread of process (pid, process_start).
+Sample one_sample(std::uint32_t pid, std::uint64_t t, int mode, std::uint64_t process_start = 7)
+{
+	Sample s;
+	s.timestamp_ns = t;
+	s.tgid = s.tid = pid;
+	s.process_start_ns = process_start;
+	s.mxcsr = csr(mode);
+	s.comm = "worker";
+	return s;
+}
+
 // CFROUND-like samples of one thread: a random mode every 10 ms.
-void mine(SampleVector &source, std::uint32_t pid, std::uint64_t start_ns, std::uint64_t from_ns, std::uint64_t for_ns,
+void mine(SampleVector &source, std::uint32_t pid, std::uint64_t from_ns, std::uint64_t for_ns,
 	  std::uint64_t process_start = 7)
 {
 	std::mt19937 random(pid);
-	for (std::uint64_t t = from_ns; t < from_ns + for_ns; t += 10 * kMs) {
-		Sample s;
-		s.timestamp_ns = t;
-		s.tgid = s.tid = pid;
-		s.process_start_ns = process_start;
-		s.mxcsr = csr(static_cast<int>(random() % 4));
-		s.comm = "worker";
-		source.push(s);
-	}
-	(void)start_ns;
+	for (std::uint64_t t = from_ns; t < from_ns + for_ns; t += 10 * kMs)
+		source.push(one_sample(pid, t, static_cast<int>(random() % 4), process_start));
 }
 
 struct Harness {
@@ -113,7 +117,7 @@ TEST(Pipeline, AMinerIsAlertedOnceWithWhatTheDirectorySaid)
 {
 	Harness h;
 	h.directory.add(42, "/opt/xmr/miner", "alice");
-	mine(h.source, 42, 0, 1 * kS, 5 * kS);
+	mine(h.source, 42, 1 * kS, 5 * kS);
 	h.run();
 	ASSERT_EQ(h.kinds(), std::vector<AlertStage>{AlertStage::First});
 	const Alert &e = h.events->front();
@@ -133,8 +137,8 @@ TEST(Pipeline, AllowlistedProcessesAreJudgedButNeverPublishedNorActedOn)
 	Harness h(options);
 	h.directory.add(10, "/usr/bin/monerod");
 	h.directory.add(11, "/tmp/.x/kworker");
-	mine(h.source, 10, 0, 1 * kS, 5 * kS);
-	mine(h.source, 11, 0, 1 * kS, 5 * kS);
+	mine(h.source, 10, 1 * kS, 5 * kS);
+	mine(h.source, 11, 1 * kS, 5 * kS);
 	h.run();
 	ASSERT_EQ(h.events->size(), 1u);
 	EXPECT_EQ(h.events->front().detection.key.tgid, 11u);
@@ -158,7 +162,7 @@ TEST(Pipeline, ResponseIsAppliedOncePerProcessOnItsFirstAlert)
 	options.detector.ongoing_interval_ns = 2 * kS;
 	Harness h(options);
 	h.directory.add(42, "/opt/miner");
-	mine(h.source, 42, 0, 1 * kS, 10 * kS);
+	mine(h.source, 42, 1 * kS, 10 * kS);
 	h.run();
 	EXPECT_EQ(h.responses.size(), 1u);
 	ASSERT_GE(h.events->size(), 3u);
@@ -173,7 +177,7 @@ TEST(Pipeline, LifecycleFirstOngoingResolvedWhenTheProcessExits)
 	options.detector.ongoing_interval_ns = 3 * kS;
 	Harness h(options);
 	h.directory.add(42, "/opt/miner");
-	mine(h.source, 42, 0, 1 * kS, 8 * kS);
+	mine(h.source, 42, 1 * kS, 8 * kS);
 	h.run();
 	const auto before_exit = h.kinds();
 	ASSERT_GE(before_exit.size(), 2u);
@@ -195,7 +199,7 @@ TEST(Pipeline, IdleProcessesExpireAndTheirStateGoesWithThem)
 {
 	Harness h;
 	h.directory.add(42, "/opt/miner");
-	mine(h.source, 42, 0, 1 * kS, 5 * kS);
+	mine(h.source, 42, 1 * kS, 5 * kS);
 	h.run();
 	h.directory.alive.clear(); // the directory cannot tell: only the idle expiry ends it
 	h.directory.alive[42] = true;
@@ -212,17 +216,12 @@ TEST(Pipeline, PidReuseIsANewProcessWithFreshFacts)
 {
 	Harness h;
 	h.directory.add(42, "/usr/bin/benign");
-	Sample s;
-	s.timestamp_ns = 1 * kS;
-	s.tgid = s.tid = 42;
-	s.process_start_ns = 7;
-	s.mxcsr = csr(2);
-	h.source.push(s);
+	h.source.push(one_sample(42, 1 * kS, 2));
 	h.run();
 	EXPECT_EQ(h.pipeline.process_info({42, 7}).executable, "/usr/bin/benign");
 	// The same pid, started later, is another process: looked up again.
 	h.directory.add(42, "/tmp/miner");
-	mine(h.source, 42, 0, 2 * kS, 5 * kS, /*process_start=*/900);
+	mine(h.source, 42, 2 * kS, 5 * kS, /*process_start=*/900);
 	h.run();
 	EXPECT_EQ(h.directory.lookups, 2);
 	ASSERT_EQ(h.events->size(), 1u);
@@ -235,17 +234,12 @@ TEST(Pipeline, AReloadAppliesTheNewAllowlistToKnownProcesses)
 {
 	Harness h;
 	h.directory.add(42, "/opt/miner");
-	Sample s;
-	s.timestamp_ns = 1 * kS;
-	s.tgid = s.tid = 42;
-	s.process_start_ns = 7;
-	s.mxcsr = csr(1);
-	h.source.push(s);
+	h.source.push(one_sample(42, 1 * kS, 1));
 	h.run();
 	AllowlistConfig allow;
 	allow.executables = {"/opt/miner"};
 	h.pipeline.reconfigure({}, allow);
-	mine(h.source, 42, 0, 2 * kS, 5 * kS);
+	mine(h.source, 42, 2 * kS, 5 * kS);
 	h.run();
 	EXPECT_TRUE(h.events->empty());
 	EXPECT_EQ(h.pipeline.counts().allowlisted, 1u);
@@ -261,7 +255,7 @@ TEST(Pipeline, ExecutablesGroupRespawnedWorkers)
 	std::uint64_t t = 1 * kS;
 	for (std::uint32_t pid = 100; pid < 130; pid++, t += 500 * kMs) {
 		h.directory.add(pid, "/opt/respawning-miner");
-		mine(h.source, pid, 0, t, 200 * kMs, pid);
+		mine(h.source, pid, t, 200 * kMs, pid);
 	}
 	h.run();
 	ASSERT_FALSE(h.events->empty());
