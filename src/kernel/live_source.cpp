@@ -15,9 +15,10 @@ LiveSource::LiveSource(const LiveSourceOptions &options)
 	// The thread that loads the program, then polls the ring buffer and runs the
 	// detector, must not starve on a saturated host: real-time from the start
 	// (while the capabilities are there: the caller drops them after this).
-	reader_realtime_refusal_ = make_reader_realtime();
+	// The host first: a missing privilege is one line, not a warning and then the line.
 	if (auto problem = first_host_problem(check_host()))
 		throw SetupError(*problem);
+	reader_realtime_refusal_ = make_reader_realtime();
 	sampler_ = std::make_unique<KernelSampler>(options.sampler, [this](const Sample &sample) {
 		sampling_floor_->on_sample(sample);
 		(*handler_)(sample);
