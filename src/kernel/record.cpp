@@ -42,6 +42,20 @@ template <typename Record> std::optional<DecodeError> copy_record(std::span<cons
 
 } // namespace
 
+ModeCounts mode_counts_of(const mxw_counts &counts)
+{
+	ModeCounts out;
+	for (int m = 0; m < kRoundingModes; m++)
+		out.by_mode[m] = counts.by_mode[m];
+	out.transitions = counts.transitions;
+	out.after_non_default = counts.after_non_default;
+	out.changed_after_non_default = counts.changed_after_non_default;
+	out.records = counts.records;
+	out.ftz_daz = counts.ftz_daz;
+	out.x87_agrees = counts.x87_agrees;
+	return out;
+}
+
 Decoded decode_record(std::span<const std::byte> record)
 {
 	mxw_record_header header{};
@@ -64,14 +78,7 @@ Decoded decode_record(std::span<const std::byte> record)
 			return {std::nullopt, *error};
 		decode_common(raw, sample);
 		SampleSummary summary;
-		for (int m = 0; m < kRoundingModes; m++)
-			summary.counts.by_mode[m] = raw.counts.by_mode[m];
-		summary.counts.transitions = raw.counts.transitions;
-		summary.counts.after_non_default = raw.counts.after_non_default;
-		summary.counts.changed_after_non_default = raw.counts.changed_after_non_default;
-		summary.counts.records = raw.counts.records;
-		summary.counts.ftz_daz = raw.counts.ftz_daz;
-		summary.counts.x87_agrees = raw.counts.x87_agrees;
+		summary.counts = mode_counts_of(raw.counts);
 		summary.first_ns = raw.first_ns;
 		summary.deferrals = raw.deferrals;
 		sample.summary = summary;

@@ -5,6 +5,7 @@
 // the BPF program runs; both sides follow the program's rules for when a thread
 // is followed, folded and forgotten (bpf/mxwatch.bpf.c).
 #include "mxwatch/detect/detector.hpp"
+#include "mxwatch/kernel/record.hpp"
 
 #include "mxwatch_counts.h"
 
@@ -78,14 +79,7 @@ Sample summary_record(const KernelThread &k, std::uint32_t tid, std::uint64_t t)
 {
 	Sample s = base(tid, t, k.last_mxcsr, k.last_x87);
 	SampleSummary summary;
-	for (int m = 0; m < kRoundingModes; m++)
-		summary.counts.by_mode[m] = k.pending.by_mode[m];
-	summary.counts.transitions = k.pending.transitions;
-	summary.counts.after_non_default = k.pending.after_non_default;
-	summary.counts.changed_after_non_default = k.pending.changed_after_non_default;
-	summary.counts.records = k.pending.records;
-	summary.counts.ftz_daz = k.pending.ftz_daz;
-	summary.counts.x87_agrees = k.pending.x87_agrees;
+	summary.counts = mode_counts_of(k.pending); // as kernel/record.cpp decodes a summary
 	s.summary = summary;
 	return s;
 }

@@ -9,6 +9,8 @@
 #include <span>
 #include <string_view>
 
+struct mxw_counts; // bpf/mxwatch_event.h
+
 namespace mxwatch {
 
 enum class DecodeError {
@@ -26,5 +28,8 @@ struct Decoded {
 // Decodes one ring-buffer record. Never trusts the record: a short, unknown or
 // inconsistent record is reported, not read past its end.
 Decoded decode_record(std::span<const std::byte> record);
+
+// The kernel's per-thread counts (a summary record's) as the detector counts them.
+ModeCounts mode_counts_of(const mxw_counts &counts);
 
 } // namespace mxwatch
