@@ -9,6 +9,8 @@ packages=(
 	libbpf-dev libelf-dev zlib1g-dev
 	libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsystemd-dev
 	libcap-dev libcpp-httplib-dev
+	# alerts: which miner an executable is (YARA)
+	libyara-dev
 	# tests and their workloads
 	googletest libgtest-dev librandomx-dev libboost-dev
 	# alerts: executable hashes (libcrypto); real peers for the sink tests; libFuzzer

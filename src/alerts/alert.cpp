@@ -7,6 +7,7 @@
 #include <array>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fstream>
 #include <random>
 #include <unistd.h>
@@ -123,6 +124,13 @@ std::string Alert::message() const
 		text = fmt::format("RandomX miner gone: process {} ({}) exited or went idle", d.key.tgid, d.comm);
 		break;
 	}
+	if (miner && !miner->empty()) {
+		std::vector<std::string> names;
+		for (const auto &m : *miner)
+			if (std::find(names.begin(), names.end(), m.software) == names.end())
+				names.push_back(m.software);
+		text += fmt::format("; executable matches {} (YARA)", fmt::join(names, ", "));
+	}
 	if (sockets) {
 		std::string peers;
 		int shown = 0;
@@ -150,6 +158,14 @@ nlohmann::json sockets_document(const ProcessSockets &sockets)
 				{"remote_ip", e.remote_ip},
 				{"remote_port", e.remote_port},
 				{"state", e.state}});
+	return list;
+}
+
+nlohmann::json miner_document(const std::vector<MinerMatch> &matches)
+{
+	nlohmann::json list = nlohmann::json::array();
+	for (const auto &m : matches)
+		list.push_back({{"rule", m.rule}, {"software", m.software}});
 	return list;
 }
 

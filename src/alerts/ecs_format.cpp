@@ -133,6 +133,10 @@ const EcsField kEcsFields[] = {
 	     return c && c->pod_uid ? Value("pod") : std::nullopt;
      }},
 
+    {"threat.software.name", false,
+     [](const Alert &a) -> Value {
+	     return a.miner && !a.miner->empty() ? Value(a.miner->front().software) : std::nullopt;
+     }},
     {"related.ip", false,
      [](const Alert &a) -> Value {
 	     if (!a.sockets)
@@ -142,6 +146,8 @@ const EcsField kEcsFields[] = {
      }},
 
     // mxwatch's own evidence (OCSF carries the same under unmapped.mxwatch).
+    {"mxwatch.yara", false,
+     [](const Alert &a) -> Value { return a.miner ? Value(miner_document(*a.miner)) : std::nullopt; }},
     {"mxwatch.sockets", false,
      [](const Alert &a) -> Value {
 	     return a.sockets && !a.sockets->endpoints.empty() ? Value(sockets_document(*a.sockets)) : std::nullopt;

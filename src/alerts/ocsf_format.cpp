@@ -129,6 +129,8 @@ nlohmann::json unmapped_evidence(const Alert &a)
 		evidence["thread_ids"] = d.threads;
 	if (a.process.args_truncated)
 		evidence["args_truncated"] = true;
+	if (a.miner)
+		evidence["yara"] = miner_document(*a.miner);
 	if (a.sockets && !a.sockets->endpoints.empty()) {
 		evidence["sockets"] = sockets_document(*a.sockets);
 		if (a.sockets->omitted)

@@ -45,6 +45,12 @@ void add_output_options(CLI::App &app, OutputOptions &options)
 	        },
 	        "FACILITY", "facility"))
 	    ->capture_default_str();
+	app.add_option("--yara-rules", options.yara_rules,
+		       "YARA rules file naming miners in alerts, besides the shipped ones (repeatable; "
+		       "checked at start)")
+		->group(group)
+		->check(CLI::ExistingFile);
+	app.add_flag("--no-yara", options.no_yara, "Do not scan alerted executables with YARA")->group(group);
 	app.add_option("--alert-queue-size", options.queue_size,
 	               "Alerts each sink may have waiting; beyond that they are dropped and counted")
 	    ->group(group)
@@ -67,6 +73,17 @@ template <typename Output> void add_sinks(Output &output, const OutputOptions &o
 
 } // namespace
 
+std::shared_ptr<MinerIdentifier> make_miner_identifier(const OutputOptions &options)
+{
+	if (options.no_yara)
+		return nullptr;
+	try {
+		return MinerIdentifier::load(options.yara_rules);
+	} catch (const std::runtime_error &e) {
+		throw SetupError(fmt::format("--yara-rules: {}", e.what()));
+	}
+}
+
 std::unique_ptr<QueuedOutput> make_output(const OutputOptions &options, HostIdentity host,
 					  std::shared_ptr<ExecutableHasher> hasher)
 {
@@ -74,6 +91,7 @@ std::unique_ptr<QueuedOutput> make_output(const OutputOptions &options, HostIden
 	settings.format = alert_format_from_string(options.format).value_or(AlertFormat::Ecs);
 	settings.queue_capacity = options.queue_size;
 	settings.hasher = std::move(hasher);
+	settings.identifier = make_miner_identifier(options);
 	auto output = std::make_unique<QueuedOutput>(std::move(host), settings);
 	add_sinks(*output, options);
 	return output;

@@ -11,11 +11,14 @@ namespace mxwatch {
 namespace {
 
 // What the output adds before it renders: the host, an id, and (off the
-// detection path: the first alert for a binary reads it whole) the executable's hash.
-void stamp(Alert &alert, const HostIdentity &host, ExecutableHasher *hasher)
+// detection path: the first alert for a binary reads it whole) the executable's
+// hash and which miner it is.
+void stamp(Alert &alert, const HostIdentity &host, ExecutableHasher *hasher, MinerIdentifier *identifier = nullptr)
 {
 	if (hasher)
 		complete_process_info(alert.process, *hasher);
+	if (identifier && alert.process.sha256 && alert.process.executable_file && alert.stage() != AlertStage::Resolved)
+		alert.miner = identifier->identify(*alert.process.executable_file, *alert.process.sha256);
 	alert.host = host;
 	alert.id = new_alert_id();
 }
@@ -26,6 +29,7 @@ struct QueuedOutput::Shared {
 	HostIdentity host;
 	AlertFormat format = AlertFormat::Ecs;
 	std::shared_ptr<ExecutableHasher> hasher;
+	std::shared_ptr<MinerIdentifier> identifier;
 	std::mutex mutex; // guards sinks against add_sink while rendering
 	std::vector<std::unique_ptr<SinkQueue>> sinks;
 	std::unique_ptr<QueueWorker<Alert>> render;
@@ -34,7 +38,7 @@ struct QueuedOutput::Shared {
 
 	void render_and_fan_out(Alert &alert)
 	{
-		stamp(alert, host, hasher.get());
+		stamp(alert, host, hasher.get(), identifier.get());
 		auto rendered = std::make_shared<const RenderedAlert>(render_alert(alert, format));
 		std::lock_guard lock(mutex);
 		for (auto &sink : sinks)
@@ -47,6 +51,7 @@ QueuedOutput::QueuedOutput(HostIdentity host, OutputSettings settings)
 {
 	shared_->host = std::move(host);
 	shared_->format = settings.format;
+	shared_->identifier = settings.identifier;
 	// The handler holds the shared state, not `this`: see QueueWorker.
 	shared_->render = std::make_unique<QueueWorker<Alert>>(
 	    settings.queue_capacity, [shared = std::weak_ptr<Shared>(shared_)](Alert &alert) {

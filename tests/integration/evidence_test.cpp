@@ -4,7 +4,11 @@
 // lists that connection, read in the miner's own network namespace.
 #include "harness.hpp"
 
+#include "mxwatch/enrich/miner_identity.hpp"
+
 #include <csignal>
+#include <fcntl.h>
+#include <fstream>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -98,6 +102,61 @@ TEST(Evidence, OcsfFindingNamesThePoolInTheMinersOwnNetworkNamespace)
 	miner.signal(SIGTERM);
 	daemon.signal(SIGTERM);
 	EXPECT_EQ(daemon.wait(30s), std::optional<int>(0));
+}
+
+TEST(Evidence, AlertNamesTheMinerSoftwareFromYara)
+{
+	MXW_REQUIRE_PRIVILEGED();
+	TempDir tmp;
+	Child daemon({mxwatch_binary(), "--sink", "file:" + tmp.path("alerts.jsonl").string(), "run"},
+		     {.stdout_path = "/dev/null", .stderr_path = tmp.path("err.log").string()});
+	ASSERT_TRUE(wait_for_text(tmp.path("err.log"), "watching", 30s)) << read_text(tmp.path("err.log"));
+	Child miner({workload("mxw-randomx-xmrig-banner"), "--seconds", "60"}, {.stdout_path = "/dev/null"});
+	const auto alert = wait_for_alert(tmp.path("alerts.jsonl"), miner.pid(), false, 60s);
+	ASSERT_TRUE(alert) << read_text(tmp.path("err.log"));
+	EXPECT_EQ((*alert)["threat"]["software"]["name"], "XMRig") << alert->dump(2);
+	EXPECT_EQ((*alert)["mxwatch"]["yara"], nlohmann::json::parse(R"([{"rule":"mxwatch_xmrig","software":"XMRig"}])"));
+	EXPECT_NE((*alert)["message"].get<std::string>().find("executable matches XMRig (YARA)"), std::string::npos);
+	miner.signal(SIGTERM);
+	daemon.signal(SIGTERM);
+	EXPECT_EQ(daemon.wait(30s), std::optional<int>(0));
+}
+
+TEST(Evidence, BenignWorkloadsMatchNoShippedRule)
+{
+	auto identifier = MinerIdentifier::load({});
+	for (const std::string name : {"mxw-fp-work", "mxw-fp-work-ofast", "mxw-interval", "mxw-fenv-cycle", "mxw-noise",
+				       "mxw-fixed-mode", "mxw-stratum"}) {
+		const int fd = open(workload(name).c_str(), O_RDONLY | O_CLOEXEC);
+		ASSERT_GE(fd, 0) << name;
+		const auto matches = identifier->scan_fd(fd);
+		close(fd);
+		ASSERT_TRUE(matches) << name;
+		EXPECT_TRUE(matches->empty()) << name << " matches " << matches->front().rule;
+	}
+	for (const char *system : {"/bin/true", "/usr/bin/python3", "/usr/sbin/rsyslogd"}) {
+		const int fd = open(system, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		const auto matches = identifier->scan_fd(fd);
+		close(fd);
+		EXPECT_TRUE(matches && matches->empty()) << system;
+	}
+}
+
+TEST(Evidence, MalformedYaraRulesAreAOneLineSetupError)
+{
+	MXW_REQUIRE_PRIVILEGED();
+	TempDir tmp;
+	{
+		std::ofstream rules(tmp.path("bad.yar"));
+		rules << "rule broken {\n  condition: and\n}\n";
+	}
+	Child daemon({mxwatch_binary(), "--yara-rules", tmp.path("bad.yar").string(), "run"},
+		     {.stdout_path = "/dev/null", .stderr_path = tmp.path("err.log").string()});
+	EXPECT_EQ(daemon.wait(30s), std::optional<int>(2));
+	const std::string log = read_text(tmp.path("err.log"));
+	EXPECT_NE(log.find("mxwatch: --yara-rules: " + tmp.path("bad.yar").string() + ":2: "), std::string::npos) << log;
 }
 
 } // namespace

@@ -9,6 +9,10 @@
  * --duty P hashes P% of each 100 ms period and sleeps the rest (a throttled miner).
  * --pool-port P first logs in to a stratum pool on 127.0.0.1:P (newline-delimited
  * JSON-RPC, see mxw-stratum), waits for its job and keeps the connection open.
+ *
+ * Built a second time as mxw-randomx-xmrig-banner, with XMRig's start-up banner
+ * and option help in the binary (printed by --version), as a real XMRig's would
+ * be: the YARA tests' miner.
  */
 #include "common.h"
 
@@ -82,6 +86,17 @@ int join_pool(int port)
 
 int main(int argc, char **argv)
 {
+#ifdef MXW_XMRIG_BANNER
+	static const char banner[] = " * ABOUT        XMRig/6.26.0 gcc/12.2.0 (built for Linux x86-64, 64 bit)\n"
+				     " * DONATE       1%\n"
+				     "      --donate-level=N          donate level, default 1%% (1 minute in 100 minutes)\n"
+				     "  -a, --algo=ALGO               mining algorithm, e.g. rx/0\n"
+				     "  -o, --url=URL                 URL of mining server, e.g. stratum+tcp://pool:3333\n";
+	if (workload_flag(argc, argv, "--version")) {
+		std::fputs(banner, stdout);
+		return 0;
+	}
+#endif
 	const int pool_port = static_cast<int>(workload_arg(argc, argv, "--pool-port", 0));
 	const int pool = pool_port > 0 ? join_pool(pool_port) : -1;
 	Settings settings{};

@@ -7,6 +7,7 @@
 #include "mxwatch/detect/detector.hpp"
 #include "mxwatch/enrich/process_info.hpp"
 #include "mxwatch/enrich/process_sockets.hpp"
+#include "mxwatch/enrich/miner_identity.hpp"
 #include "mxwatch/decide/response_action.hpp"
 
 #include <chrono>
@@ -47,6 +48,9 @@ struct Alert {
 	// The process's sockets when the event was made (first and ongoing alerts of
 	// a live process): where the hash power goes.
 	std::optional<ProcessSockets> sockets;
+	// The YARA rules its executable matches (MinerIdentifier), stamped by the
+	// output with the hash; nothing when not scanned.
+	std::optional<std::vector<MinerMatch>> miner;
 	HostIdentity host;
 	std::string id; // unique per alert event
 
@@ -71,6 +75,9 @@ Alert make_alert(Detection detection, ProcessInfo process, HostIdentity host, st
 // "remote_port": ..., "state": "established"}, ...]: mxwatch.sockets in ECS,
 // unmapped.mxwatch.sockets in OCSF.
 nlohmann::json sockets_document(const ProcessSockets &sockets);
+// [{"rule": "mxwatch_xmrig", "software": "XMRig"}, ...]: mxwatch.yara in ECS,
+// unmapped.mxwatch.yara in OCSF (an empty list: scanned, nothing matched).
+nlohmann::json miner_document(const std::vector<MinerMatch> &matches);
 // The remote addresses of its connected sockets, each once, in order (ECS related.ip).
 std::vector<std::string> remote_ips(const ProcessSockets &sockets);
 

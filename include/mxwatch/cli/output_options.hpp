@@ -17,11 +17,17 @@ struct OutputOptions {
 	std::string format = "ecs";
 	std::string syslog_facility = "daemon";
 	std::size_t queue_size = 1024;
+	std::vector<std::string> yara_rules; // --yara-rules, beside the shipped rules
+	bool no_yara = false;                // --no-yara: executables are not scanned
 };
 
 // Registers --sink, --format, --syslog-facility and --alert-queue-size on `app`
 // (so a config file can set them too). Values are checked at parse time.
 void add_output_options(CLI::App &app, OutputOptions &options);
+
+// The shipped YARA rules plus --yara-rules, or null with --no-yara. Throws
+// SetupError ("--yara-rules: FILE:LINE: message") when a file does not compile.
+std::shared_ptr<MinerIdentifier> make_miner_identifier(const OutputOptions &options);
 
 // The queued output with one sink per --sink. Throws SetupError naming the sink
 // that cannot work (a file that cannot be opened).

@@ -66,6 +66,8 @@ struct OutputSettings {
 	// The enrich stage's executable-hash cache (ProcessDirectory::hasher()), one
 	// per daemon; null: alerts carry no hash (replay: the files are not here).
 	std::shared_ptr<ExecutableHasher> hasher;
+	// Which miner the executable is (YARA), with the hash; null: not scanned.
+	std::shared_ptr<MinerIdentifier> identifier;
 	// How a failing sink's retries are spaced.
 	BackoffPolicy retry;
 };
