@@ -127,7 +127,7 @@ public:
 		return run.out;
 	}
 
-private:
+	// The podman command line for `args`, with this podman's storage and runtime.
 	std::vector<std::string> with_globals(const std::vector<std::string> &args) const
 	{
 		std::vector<std::string> argv = {"/usr/bin/podman",
@@ -147,6 +147,7 @@ private:
 		return argv;
 	}
 
+private:
 	fs::path dir_;
 	std::unique_ptr<Child> service_;
 	std::vector<std::string> containers_;
@@ -226,6 +227,32 @@ TEST_P(PodmanContainer, AlertNamesContainerImageTagAndDigest)
 	}
 	EXPECT_EQ(read_text(tmp.path("err.log")).find("container runtime podman"), std::string::npos)
 	    << "no failure warned: " << read_text(tmp.path("err.log"));
+}
+
+// `check` names the container and its image too.
+TEST(PodmanCheck, ReportShowsContainerAndImage)
+{
+	MXW_REQUIRE_PRIVILEGED();
+	MXW_REQUIRE_PEER(podman_unavailable());
+	TempDir tmp;
+	PrivatePodman podman(tmp.path("podman"));
+	const std::string tag = "check-" + std::to_string(getpid());
+	podman.import_image(workload("mxw-randomx"), "localhost/mxw-randomx:" + tag);
+	const std::string name = "mxw-check-" + std::to_string(getpid());
+	const auto run = run_check_with({podman.with_globals({"run", "--rm", "--name", name, "--network", "none", "--ulimit",
+							       "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
+							       "localhost/mxw-randomx:" + tag, "--seconds", "8"})},
+					12, {"--podman-socket", podman.socket()});
+	ASSERT_EQ(run.exit_status, 1) << run.stderr_text;
+	const nlohmann::json *miner = nullptr;
+	for (const auto &entry : run.document["processes"])
+		if (entry.contains("container") && entry["container"].value("name", "") == name)
+			miner = &entry;
+	ASSERT_NE(miner, nullptr) << run.document.dump(2) << run.stderr_text;
+	EXPECT_EQ((*miner)["verdict"], "miner");
+	EXPECT_EQ((*miner)["container"]["runtime"], "podman");
+	EXPECT_EQ((*miner)["container"]["image"], "localhost/mxw-randomx");
+	EXPECT_EQ((*miner)["container"]["image_tag"], tag);
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, PodmanContainer, ::testing::Values("ecs", "ocsf"),
