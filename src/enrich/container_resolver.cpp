@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/enrich/container_resolver.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 namespace mxwatch
@@ -179,6 +180,7 @@ void ContainerResolver::answer(const Job &job, const RuntimeAnswer &answer)
 
 void ContainerResolver::work()
 {
+	pthread_setname_np(pthread_self(), "mxw-containers");
 	auto next_sweep = std::chrono::steady_clock::now() + kSweepInterval;
 	std::unique_lock lock(mutex_);
 	while (!stopping_) {

@@ -18,6 +18,7 @@
 #include <httplib.h>
 #include <regex>
 #include <sstream>
+#include <linux/capability.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -201,6 +202,24 @@ TEST_P(PodmanContainer, AlertNamesContainerImageTagAndDigest)
 	ASSERT_EQ(pid.status, 0) << podman.log(podman.commands());
 	const int miner = std::stoi(pid.out);
 	const auto alert = wait_for_alert(tmp.path("alerts.jsonl"), miner, ocsf, 90s, true);
+	// The resolver's thread started after the capability drop: it has only what the rest has.
+	bool resolver_thread = false;
+	for (const auto &task : fs::directory_iterator(fs::path("/proc") / std::to_string(daemon.pid()) / "task")) {
+		std::ifstream status(task.path() / "status");
+		std::string name, line;
+		for (std::string field; std::getline(status, line);) {
+			if (line.starts_with("Name:"))
+				name = line.substr(line.find_first_not_of(" \t", 5));
+			if (line.starts_with("CapEff:") && name == "mxw-containers") {
+				resolver_thread = true;
+				field = line.substr(line.find_first_not_of(" \t", 7));
+				const std::uint64_t allowed =
+				    (1ull << CAP_SYS_PTRACE) | (1ull << CAP_DAC_READ_SEARCH) | (1ull << CAP_BPF);
+				EXPECT_EQ(std::stoull(field, nullptr, 16) & ~allowed, 0u) << "resolver thread CapEff " << field;
+			}
+		}
+	}
+	EXPECT_TRUE(resolver_thread) << "no thread named mxw-containers";
 	podman.podman({"stop", "--time", "0", id});
 	daemon.signal(SIGTERM);
 	ASSERT_EQ(daemon.wait(30s), 0) << read_text(tmp.path("err.log"));
