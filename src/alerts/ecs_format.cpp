@@ -186,6 +186,8 @@ const EcsField kEcsFields[] = {
 	     });
      }},
     {"orchestrator.type", false, [](const Alert &a) -> Value { return optional_value(orchestrator_type(a)); }},
+    {"orchestrator.cluster.name", false,
+     [](const Alert &a) -> Value { return pod_id(a) ? optional_value(a.host.cluster) : std::nullopt; }},
     {"orchestrator.resource.type", false,
      [](const Alert &a) -> Value { return pod_id(a) ? Value("pod") : std::nullopt; }},
 

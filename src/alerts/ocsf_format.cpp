@@ -163,6 +163,8 @@ nlohmann::json unmapped_evidence(const Alert &a)
 			evidence["orchestrator"]["namespace"] = *m.pod_namespace;
 		if (m.pod_name)
 			evidence["orchestrator"]["pod_name"] = *m.pod_name;
+		if (m.pod_uid && a.host.cluster)
+			evidence["orchestrator"]["cluster"] = *a.host.cluster;
 		if (m.image_digests.size() > 1)
 			evidence["container_image_digests"] = m.image_digests;
 	}

@@ -20,6 +20,14 @@ PipelineOptions CommonOptions::to_pipeline_options() const
 	return options;
 }
 
+HostIdentity CommonOptions::host_identity() const
+{
+	HostIdentity host = HostIdentity::read();
+	if (!cluster_name.empty())
+		host.cluster = cluster_name;
+	return host;
+}
+
 std::shared_ptr<ContainerResolver> CommonOptions::make_container_resolver() const
 {
 	auto runtimes = make_runtimes(containers);
@@ -99,6 +107,11 @@ void add_common_options(CLI::App &app, CommonOptions &common, bool &dump_config)
 		       "Milliseconds a first alert waits at most for its container's metadata (0: never waits)")
 		->type_name("MS")
 		->check(CLI::Range(0u, 10000u))
+		->capture_default_str()
+		->group(containers);
+	app.add_option("--cluster-name", common.cluster_name,
+		       "orchestrator.cluster.name of alerts about processes in a pod (empty: left out)")
+		->type_name("NAME")
 		->capture_default_str()
 		->group(containers);
 	add_detection_options(app, common.detection);

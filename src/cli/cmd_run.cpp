@@ -85,7 +85,7 @@ bool reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline,
 	try {
 		const auto fresh = parse_command_line(cli.args);
 		const CommonOptions &wanted = fresh->common;
-		auto output = make_output(wanted.output, HostIdentity::read(), hasher);
+		auto output = make_output(wanted.output, wanted.host_identity(), hasher);
 		const PipelineOptions options = wanted.to_pipeline_options();
 		pipeline.reconfigure(options.detector, options.allowlist);
 		pipeline.set_output(std::move(output));
@@ -173,7 +173,7 @@ int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 	// start (they inherit the reduced set); the sampling floor's wakers drop
 	// theirs themselves.
 	drop_capabilities_after_attach(privilege_needs(running));
-	pipeline.set_output(make_output(running.output, HostIdentity::read(), processes.hasher()));
+	pipeline.set_output(make_output(running.output, running.host_identity(), processes.hasher()));
 	ReloadCounts reloads;
 	std::unique_ptr<MetricsServer> metrics;
 	if (!running.metrics_address.empty()) {

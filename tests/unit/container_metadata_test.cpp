@@ -375,6 +375,12 @@ TEST(ContainerAlert, EcsCarriesNamesImageAndPod)
 	EXPECT_EQ(doc["orchestrator"]["resource"]["name"], "web-5d9");
 	EXPECT_EQ(doc["orchestrator"]["resource"]["type"], "pod");
 	EXPECT_EQ(doc["orchestrator"]["resource"]["id"], "4a0f8c2e-7b1d-4e55-9c3a-2f6d8e1b0a97");
+	EXPECT_FALSE(doc["orchestrator"].contains("cluster")) << "no --cluster-name";
+	Alert in_cluster = alert_with_metadata(AlertFormat::Ecs);
+	in_cluster.host.cluster = "prod-eu";
+	EXPECT_EQ(to_ecs(in_cluster)["orchestrator"]["cluster"]["name"], "prod-eu");
+	in_cluster.process.container->metadata.reset(); // no pod known: no orchestrator at all
+	EXPECT_FALSE(to_ecs(in_cluster).contains("orchestrator"));
 }
 
 TEST(ContainerAlert, OcsfCarriesTheContainerObject)

@@ -47,6 +47,9 @@ struct CommonOptions {
 	std::string config_file; // --config, empty: none
 	RuntimeSockets containers; // --container-lookups, --docker-socket, --podman-socket
 	unsigned container_wait_ms = 500; // --container-wait
+	std::string cluster_name;         // --cluster-name, empty: none
+	// This host as alerts name it, with the configured cluster.
+	HostIdentity host_identity() const;
 	PipelineOptions to_pipeline_options() const;
 	LiveSourceOptions to_live_source_options() const; // what is attached, and the sampling floor
 	// Where processes' containers are looked up; null when lookups are off.
