@@ -15,6 +15,8 @@ packages=(
 	googletest libgtest-dev librandomx-dev libboost-dev
 	# alerts: executable hashes (libcrypto); real peers for the sink tests; libFuzzer
 	libssl-dev rsyslog systemd libclang-rt-14-dev
+	# container metadata tests: a real Podman (its API socket) with runc, images built locally
+	podman runc conmon tar
 	# the non-root test: setpriv
 	util-linux
 	# the evaluation's benign workloads (bench/eval)

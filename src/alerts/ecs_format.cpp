@@ -34,6 +34,38 @@ const ContainerInfo *container_of(const Alert &a)
 	return a.process.container ? &*a.process.container : nullptr;
 }
 
+const ContainerMetadata *metadata_of(const Alert &a)
+{
+	const ContainerInfo *c = container_of(a);
+	return c && c->metadata ? &*c->metadata : nullptr;
+}
+
+// A metadata field, when the runtime answered.
+template <typename F> Value from_metadata(const Alert &a, F field)
+{
+	const ContainerMetadata *m = metadata_of(a);
+	return m ? field(*m) : std::nullopt;
+}
+
+// The pod's UID: from the cgroup path (Kubernetes), else the runtime's (a Podman pod).
+std::optional<std::string> pod_id(const Alert &a)
+{
+	const ContainerInfo *c = container_of(a);
+	if (c && c->pod_uid)
+		return c->pod_uid;
+	const ContainerMetadata *m = metadata_of(a);
+	return m ? m->pod_uid : std::nullopt;
+}
+
+std::optional<std::string> orchestrator_type(const Alert &a)
+{
+	const ContainerInfo *c = container_of(a);
+	if (c && c->pod_uid)
+		return "kubernetes";
+	const ContainerMetadata *m = metadata_of(a);
+	return m && m->pod_uid ? m->orchestrator : std::nullopt;
+}
+
 template <typename T> Value optional_value(const std::optional<T> &value)
 {
 	return value ? Value(*value) : std::nullopt;
@@ -67,11 +99,25 @@ const EcsField kEcsFields[] = {
 	     const ContainerInfo *c = container_of(a);
 	     return c && c->id ? optional_value(c->runtime) : std::nullopt;
      }},
-    {"orchestrator.resource.id", true,
+    {"container.name", true,
+     [](const Alert &a) -> Value { return from_metadata(a, [](const ContainerMetadata &m) { return optional_value(m.name); }); }},
+    {"container.image.name", true,
      [](const Alert &a) -> Value {
-	     const ContainerInfo *c = container_of(a);
-	     return c ? optional_value(c->pod_uid) : std::nullopt;
+	     return from_metadata(a, [](const ContainerMetadata &m) { return optional_value(m.image_name); });
      }},
+    {"container.image.tag", true,
+     [](const Alert &a) -> Value {
+	     return from_metadata(a, [](const ContainerMetadata &m) { return optional_value(m.image_tag); });
+     }},
+    {"orchestrator.namespace", true,
+     [](const Alert &a) -> Value {
+	     return from_metadata(a, [](const ContainerMetadata &m) { return optional_value(m.pod_namespace); });
+     }},
+    {"orchestrator.resource.name", true,
+     [](const Alert &a) -> Value {
+	     return from_metadata(a, [](const ContainerMetadata &m) { return optional_value(m.pod_name); });
+     }},
+    {"orchestrator.resource.id", true, [](const Alert &a) -> Value { return optional_value(pod_id(a)); }},
     {"mxwatch.verdict", true, [](const Alert &a) -> Value { return to_string(a.detection.verdict.kind); }},
     {"mxwatch.score", true, [](const Alert &a) -> Value { return a.detection.verdict.score; }},
     {"mxwatch.response.action", true,
@@ -122,16 +168,28 @@ const EcsField kEcsFields[] = {
      [](const Alert &a) -> Value {
 	     return a.detection.threads.empty() ? Value() : nlohmann::json(a.detection.threads);
      }},
-    {"orchestrator.type", false,
+    {"container.image.hash.all", false,
      [](const Alert &a) -> Value {
-	     const ContainerInfo *c = container_of(a);
-	     return c && c->pod_uid ? Value("kubernetes") : std::nullopt;
+	     return from_metadata(a, [](const ContainerMetadata &m) {
+		     return m.image_digests.empty() ? Value() : nlohmann::json(m.image_digests);
+	     });
      }},
+    {"container.labels", false,
+     [](const Alert &a) -> Value {
+	     return from_metadata(a, [](const ContainerMetadata &m) {
+		     if (m.labels.empty())
+			     return Value();
+		     nlohmann::json labels = nlohmann::json::object();
+		     for (const auto &[key, value] : m.labels)
+			     labels[key] = value;
+		     return Value(std::move(labels));
+	     });
+     }},
+    {"orchestrator.type", false, [](const Alert &a) -> Value { return optional_value(orchestrator_type(a)); }},
+    {"orchestrator.cluster.name", false,
+     [](const Alert &a) -> Value { return pod_id(a) ? optional_value(a.host.cluster) : std::nullopt; }},
     {"orchestrator.resource.type", false,
-     [](const Alert &a) -> Value {
-	     const ContainerInfo *c = container_of(a);
-	     return c && c->pod_uid ? Value("pod") : std::nullopt;
-     }},
+     [](const Alert &a) -> Value { return pod_id(a) ? Value("pod") : std::nullopt; }},
 
     {"threat.software.name", false,
      [](const Alert &a) -> Value {
@@ -171,6 +229,10 @@ const EcsField kEcsFields[] = {
     {"mxwatch.seconds_to_detect", false, [](const Alert &a) -> Value { return a.seconds_to_detect(); }},
     {"mxwatch.cgroup_id", false, [](const Alert &a) -> Value { return a.detection.cgroup_id; }},
     {"mxwatch.detector_version", false, [](const Alert &) -> Value { return kDetectorVersion; }},
+    {"mxwatch.container_labels_truncated", false,
+     [](const Alert &a) -> Value {
+	     return from_metadata(a, [](const ContainerMetadata &m) { return m.labels_truncated ? Value(true) : Value(); });
+     }},
     {"mxwatch.args_truncated", false,
      [](const Alert &a) -> Value { return a.process.args_truncated ? Value(true) : std::nullopt; }},
 };

@@ -98,6 +98,33 @@ nlohmann::json process_object(const Alert &a)
 			container["pod_uuid"] = *c.pod_uid;
 			container["orchestrator"] = "Kubernetes";
 		}
+		if (c.metadata) { // what the runtime said
+			const ContainerMetadata &m = *c.metadata;
+			if (m.name)
+				container["name"] = *m.name;
+			nlohmann::json image;
+			if (m.image_name)
+				image["name"] = *m.image_name;
+			if (m.image_tag)
+				image["tag"] = *m.image_tag;
+			// uid: the digest an analyst can pull by, else the runtime's image id.
+			if (!m.image_digests.empty())
+				image["uid"] = m.image_digests.front();
+			else if (m.image_id)
+				image["uid"] = *m.image_id;
+			if (!m.labels.empty()) {
+				container["labels"] = nlohmann::json::array();
+				for (const auto &[key, value] : m.labels)
+					container["labels"].push_back(key + "=" + value);
+			}
+			if (!image.empty())
+				container["image"] = image;
+			if (!c.pod_uid && m.pod_uid) {
+				container["pod_uuid"] = *m.pod_uid;
+				if (m.orchestrator)
+					container["orchestrator"] = *m.orchestrator == "kubernetes" ? "Kubernetes" : "Podman";
+			}
+		}
 		proc["container"] = container;
 	}
 	return proc;
@@ -135,6 +162,18 @@ nlohmann::json unmapped_evidence(const Alert &a)
 		evidence["sockets"] = sockets_document(*a.sockets);
 		if (a.sockets->omitted)
 			evidence["sockets_omitted"] = a.sockets->omitted;
+	}
+	// The pod by name, which OCSF's container object has no attribute for.
+	if (a.process.container && a.process.container->metadata) {
+		const ContainerMetadata &m = *a.process.container->metadata;
+		if (m.pod_namespace)
+			evidence["orchestrator"]["namespace"] = *m.pod_namespace;
+		if (m.pod_name)
+			evidence["orchestrator"]["pod_name"] = *m.pod_name;
+		if (m.pod_uid && a.host.cluster)
+			evidence["orchestrator"]["cluster"] = *a.host.cluster;
+		if (m.image_digests.size() > 1)
+			evidence["container_image_digests"] = m.image_digests;
 	}
 	return evidence;
 }

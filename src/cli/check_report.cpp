@@ -69,6 +69,61 @@ CheckResult collect_check_result(const Detector &detector, const KernelSampler &
 	return result;
 }
 
+namespace {
+
+// "container web-1 (0123456789ab) image docker.io/library/nginx:1.25 pod default/web-5d9"
+std::optional<std::string> describe_container(const ProcessInfo &info)
+{
+	if (!info.container || (!info.container->id && !info.container->pod_uid))
+		return std::nullopt;
+	const ContainerInfo &c = *info.container;
+	std::string text = "container";
+	if (c.metadata && c.metadata->name)
+		text += " " + *c.metadata->name;
+	if (c.id)
+		text += fmt::format(" ({}{})", c.id->substr(0, 12), c.runtime ? ", " + *c.runtime : std::string());
+	if (c.metadata) {
+		const ContainerMetadata &m = *c.metadata;
+		if (m.image_name)
+			text += " image " + *m.image_name + (m.image_tag ? ":" + *m.image_tag : std::string());
+		if (m.pod_name)
+			text += " pod " + (m.pod_namespace ? *m.pod_namespace + "/" : std::string()) + *m.pod_name;
+	}
+	if ((!c.metadata || !c.metadata->pod_name) && c.pod_uid)
+		text += " pod uid " + *c.pod_uid;
+	return text;
+}
+
+nlohmann::json container_document(const ContainerInfo &c)
+{
+	nlohmann::json doc = nlohmann::json::object();
+	if (c.id)
+		doc["id"] = *c.id;
+	if (c.runtime)
+		doc["runtime"] = *c.runtime;
+	if (c.pod_uid)
+		doc["pod_uid"] = *c.pod_uid;
+	if (c.metadata) {
+		const ContainerMetadata &m = *c.metadata;
+		auto put = [&doc](const char *key, const std::optional<std::string> &value) {
+			if (value)
+				doc[key] = *value;
+		};
+		put("name", m.name);
+		put("image", m.image_name);
+		put("image_tag", m.image_tag);
+		if (!m.image_digests.empty())
+			doc["image_digests"] = m.image_digests;
+		put("pod", m.pod_name);
+		put("namespace", m.pod_namespace);
+		if (!c.pod_uid)
+			put("pod_uid", m.pod_uid);
+	}
+	return doc;
+}
+
+} // namespace
+
 std::string render_table(const CheckResult &result, bool unicode)
 {
 	std::string out;
@@ -95,6 +150,8 @@ std::string render_table(const CheckResult &result, bool unicode)
 					   row.counts.by_mode[m]);
 		}
 		out += fmt::format("{:>9}{}\n", "", terminal_safe(row.verdict.reason));
+		if (auto container = describe_container(row.info))
+			out += fmt::format("{:>9}{}\n", "", terminal_safe(*container));
 		if (row.allowed)
 			out += fmt::format("{:>9}allowlisted: {}\n", "", terminal_safe(*row.allowed));
 	}
@@ -140,6 +197,8 @@ nlohmann::json to_json(const CheckResult &result)
 			p["user_id"] = *row.info.uid;
 		if (row.info.user_name)
 			p["user_name"] = *row.info.user_name;
+		if (row.info.container)
+			p["container"] = container_document(*row.info.container);
 		doc["processes"].push_back(std::move(p));
 	}
 	doc["miners"] = result.miners();

@@ -16,7 +16,24 @@ PipelineOptions CommonOptions::to_pipeline_options() const
 {
 	PipelineOptions options;
 	detection.apply(options);
+	options.container_wait = std::chrono::milliseconds(containers.enabled ? container_wait_ms : 0);
 	return options;
+}
+
+HostIdentity CommonOptions::host_identity() const
+{
+	HostIdentity host = HostIdentity::read();
+	if (!cluster_name.empty())
+		host.cluster = cluster_name;
+	return host;
+}
+
+std::shared_ptr<ContainerResolver> CommonOptions::make_container_resolver() const
+{
+	auto runtimes = make_runtimes(containers);
+	if (runtimes.empty())
+		return nullptr;
+	return std::make_shared<ContainerResolver>(std::move(runtimes));
 }
 
 LiveSourceOptions CommonOptions::to_live_source_options() const
@@ -71,6 +88,32 @@ void add_common_options(CLI::App &app, CommonOptions &common, bool &dump_config)
 				return value.empty() || parse_listen_address(value, error) ? std::string{} : error;
 			},
 			"HOST:PORT", "listen address"));
+	const char *containers = "Containers";
+	app.add_flag("--container-lookups,!--no-container-lookups", common.containers.enabled,
+		     "Ask the container runtime (Docker, Podman) for a container's name, image and pod (run, check)")
+		->default_str("true")
+		->group(containers);
+	app.add_option("--docker-socket", common.containers.docker,
+		       "The Docker Engine API socket (empty: never asked)")
+		->type_name("PATH")
+		->capture_default_str()
+		->group(containers);
+	app.add_option("--podman-socket", common.containers.podman,
+		       "Podman's API socket (`podman system service`; empty: never asked)")
+		->type_name("PATH")
+		->capture_default_str()
+		->group(containers);
+	app.add_option("--container-wait", common.container_wait_ms,
+		       "Milliseconds a first alert waits at most for its container's metadata (0: never waits)")
+		->type_name("MS")
+		->check(CLI::Range(0u, 10000u))
+		->capture_default_str()
+		->group(containers);
+	app.add_option("--cluster-name", common.cluster_name,
+		       "orchestrator.cluster.name of alerts about processes in a pod (empty: left out)")
+		->type_name("NAME")
+		->capture_default_str()
+		->group(containers);
 	add_detection_options(app, common.detection);
 	add_output_options(app, common.output);
 }

@@ -33,7 +33,8 @@ int run_check(const CommonOptions &common, const CheckOptions &options)
 {
 	StopSignals::install();
 	LiveSource source(common.to_live_source_options());
-	ProcDirectory processes;
+	const auto containers = common.make_container_resolver();
+	ProcDirectory processes({}, "/proc", containers);
 	Pipeline pipeline(common.to_pipeline_options(), source, processes);
 	drop_capabilities_after_attach(privilege_needs(common));
 	// Alerts go to the report at the end; stdout carries only the table or the document.

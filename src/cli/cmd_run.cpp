@@ -27,6 +27,11 @@ void warn_restart_needed(const CommonOptions &running, const CommonOptions &want
 	check("ring-buffer-kib", running.ring_buffer_kib != wanted.ring_buffer_kib);
 	check("sampling-floor-hz", running.sampling_floor_hz != wanted.sampling_floor_hz);
 	check("metrics-address", running.metrics_address != wanted.metrics_address);
+	check("container lookups (--container-lookups, --docker-socket, --podman-socket)",
+	      running.containers.enabled != wanted.containers.enabled ||
+		  running.containers.docker != wanted.containers.docker ||
+		  running.containers.podman != wanted.containers.podman ||
+		  running.container_wait_ms != wanted.container_wait_ms);
 	// CAP_KILL is kept only when an action was configured at start.
 	check("action", running.detection.action != wanted.detection.action);
 }
@@ -39,9 +44,14 @@ struct ReloadCounts {
 	double last_success_unix = unix_now();
 };
 
-MetricsSnapshot snapshot(const LiveSource &source, const Pipeline &pipeline, const ReloadCounts &reloads)
+MetricsSnapshot snapshot(const LiveSource &source, const Pipeline &pipeline, const ReloadCounts &reloads,
+			 const ContainerResolver *containers)
 {
 	MetricsSnapshot s;
+	if (containers)
+		s.containers = containers->stats();
+	s.container_waits = pipeline.counts().container_waits;
+	s.container_wait_timeouts = pipeline.counts().container_wait_timeouts;
 	s.kernel = source.sampler().counters();
 	s.attach_type = std::string(to_string(source.sampler().attach_type()));
 	s.fpu_layout = std::string(source.sampler().fpu_layout());
@@ -75,7 +85,7 @@ bool reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline,
 	try {
 		const auto fresh = parse_command_line(cli.args);
 		const CommonOptions &wanted = fresh->common;
-		auto output = make_output(wanted.output, HostIdentity::read(), hasher);
+		auto output = make_output(wanted.output, wanted.host_identity(), hasher);
 		const PipelineOptions options = wanted.to_pipeline_options();
 		pipeline.reconfigure(options.detector, options.allowlist);
 		pipeline.set_output(std::move(output));
@@ -87,6 +97,8 @@ bool reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline,
 		running.ring_buffer_kib = kept.ring_buffer_kib;
 		running.sampling_floor_hz = kept.sampling_floor_hz;
 		running.metrics_address = kept.metrics_address;
+		running.containers = kept.containers;
+		running.container_wait_ms = kept.container_wait_ms;
 		running.detection.action = kept.detection.action;
 		spdlog::info("reload: configuration{}{} applied; alerts go to {}",
 			     running.config_file.empty() ? "" : " from ", running.config_file,
@@ -149,7 +161,8 @@ int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 	// so a respawning miner's workers still pool across gaps.
 	options.forget_exited_after_ns = 1'000'000'000;
 	LiveSource source(running.to_live_source_options());
-	ProcDirectory processes;
+	const auto containers = running.make_container_resolver();
+	ProcDirectory processes({}, "/proc", containers);
 	Pipeline pipeline(options, source, processes);
 	std::optional<RunRecording> recording;
 	if (!run_options.record.empty()) {
@@ -161,12 +174,12 @@ int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 	// start (they inherit the reduced set); the sampling floor's wakers drop
 	// theirs themselves.
 	drop_capabilities_after_attach(privilege_needs(running));
-	pipeline.set_output(make_output(running.output, HostIdentity::read(), processes.hasher()));
+	pipeline.set_output(make_output(running.output, running.host_identity(), processes.hasher()));
 	ReloadCounts reloads;
 	std::unique_ptr<MetricsServer> metrics;
 	if (!running.metrics_address.empty()) {
 		metrics = std::make_unique<MetricsServer>(running.metrics_address);
-		metrics->publish(snapshot(source, pipeline, reloads));
+		metrics->publish(snapshot(source, pipeline, reloads, containers.get()));
 		spdlog::info("metrics on {}", metrics->url());
 	}
 	sd_notify(0, "READY=1\nSTATUS=watching FPU context switches");
@@ -188,7 +201,7 @@ int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 				reloads.last_success_unix = unix_now();
 		}
 		if (const auto now = std::chrono::steady_clock::now(); metrics && now >= next_metrics) {
-			metrics->publish(snapshot(source, pipeline, reloads));
+			metrics->publish(snapshot(source, pipeline, reloads, containers.get()));
 			next_metrics = now + std::chrono::seconds(1);
 		}
 		if (const auto now = std::chrono::steady_clock::now(); recording && now >= next_flush) {
@@ -210,7 +223,7 @@ int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 		     pipeline.reports().size());
 	if (!source.attachment_problem().empty()) {
 		if (metrics)
-			metrics->publish(snapshot(source, pipeline, reloads)); // a last scrape shows why
+			metrics->publish(snapshot(source, pipeline, reloads, containers.get())); // a last scrape shows why
 		spdlog::error("exiting with an error: mxwatch was blind ({})", source.attachment_problem());
 		return kExitError;
 	}

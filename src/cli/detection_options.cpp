@@ -29,6 +29,14 @@ void add_detection_options(CLI::App &app, DetectionOptions &options)
 	app.add_option("--allow-container", options.allowlist.containers,
 		       "Never alert inside this container (id or 12+ digit prefix)")
 		->group(group);
+	app.add_option("--allow-image", options.allowlist.images,
+		       "Never alert inside a container of this image: NAME or NAME:TAG, globs allowed "
+		       "(e.g. '*/monerod:*'; needs the runtime's answer, see --container-lookups)")
+		->type_name("NAME[:TAG]")
+		->group(group);
+	app.add_option("--allow-namespace", options.allowlist.namespaces,
+		       "Never alert inside a pod of this Kubernetes namespace (glob)")
+		->group(group);
 	app.add_option("--allow-user", options.allowlist.users, "Never alert on processes of this user (name or uid)")
 		->group(group);
 	app.add_option("--action", options.action,

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fnmatch.h>
 #include <stdexcept>
 
 namespace mxwatch {
@@ -17,6 +18,31 @@ std::string lower(std::string s)
 bool all_hex(const std::string &s)
 {
 	return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c); });
+}
+
+bool glob_match(const std::string &pattern, const std::string &text)
+{
+	return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
+}
+
+// "name:tag" splits at the last ':' after the last '/' (a registry may have a port).
+std::pair<std::string, std::optional<std::string>> split_image(const std::string &pattern)
+{
+	const auto slash = pattern.rfind('/');
+	const auto colon = pattern.rfind(':');
+	if (colon != std::string::npos && (slash == std::string::npos || colon > slash))
+		return {pattern.substr(0, colon), pattern.substr(colon + 1)};
+	return {pattern, std::nullopt};
+}
+
+bool image_matches(const std::string &pattern, const AllowlistSubject &subject)
+{
+	if (!subject.image_name)
+		return false;
+	const auto [name, tag] = split_image(pattern);
+	if (!glob_match(name, *subject.image_name))
+		return false;
+	return !tag || glob_match(*tag, subject.image_tag.value_or(""));
 }
 
 } // namespace
@@ -40,12 +66,18 @@ Allowlist::Allowlist(AllowlistConfig config) : config_(std::move(config))
 	for (const auto &user : config_.users)
 		if (user.empty())
 			throw std::invalid_argument("allowlisted user is empty");
+	for (const auto &image : config_.images)
+		if (image.empty() || split_image(image).first.empty() || image.find('@') != std::string::npos)
+			throw std::invalid_argument("allowlisted image '" + image + "' is not NAME or NAME:TAG");
+	for (const auto &ns : config_.namespaces)
+		if (ns.empty())
+			throw std::invalid_argument("allowlisted namespace is empty");
 }
 
 bool Allowlist::empty() const
 {
 	return config_.executables.empty() && config_.sha256.empty() && config_.containers.empty() &&
-	       config_.users.empty();
+	       config_.users.empty() && config_.images.empty() && config_.namespaces.empty();
 }
 
 std::optional<std::string> Allowlist::match(const AllowlistSubject &subject) const
@@ -68,6 +100,13 @@ std::optional<std::string> Allowlist::match(const AllowlistSubject &subject) con
 		if (subject.uid && std::to_string(*subject.uid) == user)
 			return "uid " + user;
 	}
+	for (const auto &image : config_.images)
+		if (image_matches(image, subject))
+			return "image " + image;
+	if (subject.pod_namespace)
+		for (const auto &ns : config_.namespaces)
+			if (glob_match(ns, *subject.pod_namespace))
+				return "namespace " + ns;
 	return std::nullopt;
 }
 

@@ -11,8 +11,14 @@ AllowlistSubject allowlist_subject(const ProcessInfo &info)
 	subject.user_name = info.user_name;
 	subject.uid = info.uid;
 	subject.sha256 = info.sha256;
-	if (info.container)
+	if (info.container) {
 		subject.container_id = info.container->id;
+		if (const auto &m = info.container->metadata) {
+			subject.image_name = m->image_name;
+			subject.image_tag = m->image_tag;
+			subject.pod_namespace = m->pod_namespace;
+		}
+	}
 	return subject;
 }
 

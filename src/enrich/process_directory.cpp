@@ -5,15 +5,21 @@
 
 namespace mxwatch {
 
-ProcDirectory::ProcDirectory(HashLimits limits, std::string proc_root)
-    : hasher_(std::make_shared<ExecutableHasher>(limits)), proc_root_(std::move(proc_root))
+ProcDirectory::ProcDirectory(HashLimits limits, std::string proc_root, std::shared_ptr<ContainerResolver> containers)
+    : hasher_(std::make_shared<ExecutableHasher>(limits)), proc_root_(std::move(proc_root)),
+      containers_(std::move(containers))
 {
 }
 
 ProcessFacts ProcDirectory::first_seen(std::uint32_t pid, std::uint64_t)
 {
 	// Read now: short-lived processes are gone by the time they are reported.
-	return {read_process_info(pid, proc_root_), read_start_ticks(pid, proc_root_)};
+	ProcessFacts facts{read_process_info(pid, proc_root_), read_start_ticks(pid, proc_root_)};
+	// The container's names are asked for now, off this thread, so that they
+	// are usually known by the time the process is judged.
+	if (const auto &c = facts.info.container; containers_ && c && c->id && c->runtime)
+		facts.info.container_lookup = containers_->request(*c->id, *c->runtime);
+	return facts;
 }
 
 std::optional<bool> ProcDirectory::running(std::uint32_t pid, const ProcessFacts &facts) const

@@ -8,6 +8,7 @@
 
 #include <bpf/libbpf.h>
 #include <filesystem>
+#include <algorithm>
 #include <fmt/format.h>
 #include <fstream>
 #include <httplib.h>
@@ -193,6 +194,26 @@ std::string render_metrics(const MetricsSnapshot &s, const ProcessStats &process
 		for (const auto &sink : s.sinks)
 			out.sample(family.value(sink), fmt::format(R"(sink="{}")", label_value(sink.name)));
 	}
+	out.family("mxwatch_container_lookups_total", "counter",
+		   "Container runtime lookups answered, by runtime and result (found, not_found).");
+	for (const auto &runtime : s.containers.runtimes) {
+		const std::string name = label_value(runtime.runtime);
+		out.sample(runtime.found, fmt::format(R"(runtime="{}",result="found")", name));
+		out.sample(runtime.not_found, fmt::format(R"(runtime="{}",result="not_found")", name));
+	}
+	out.family("mxwatch_container_lookup_failures_total", "counter",
+		   "Container runtime lookups that failed (socket absent, timeout, hang-up, garbage), by runtime.");
+	for (const auto &runtime : s.containers.runtimes)
+		out.sample(runtime.failed, fmt::format(R"(runtime="{}")", label_value(runtime.runtime)));
+	out.family("mxwatch_container_lookup_queue_drops_total", "counter",
+		   "Container lookups not made because the resolver's queue was full.")
+		.sample(s.containers.queue_drops);
+	out.family("mxwatch_container_cache_entries", "gauge", "Containers whose metadata is cached.")
+		.sample(static_cast<std::uint64_t>(s.containers.cached));
+	out.family("mxwatch_container_waits_total", "counter",
+		   "First alerts held back for their container's metadata, by outcome (answered, timeout).")
+		.sample(s.container_waits - std::min(s.container_waits, s.container_wait_timeouts), R"(result="answered")")
+		.sample(s.container_wait_timeouts, R"(result="timeout")");
 	out.family("mxwatch_sampling_floor_hz", "gauge", "How often each CPU is woken so that busy tasks are sampled.")
 		.sample(static_cast<std::uint64_t>(s.sampling_floor_hz));
 	out.family("mxwatch_config_reloads_total", "counter", "Configuration reloads (SIGHUP) by result.")

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/service/pipeline.hpp"
 
+#include "mxwatch/enrich/container_resolver.hpp"
+
 #include <csignal>
 #include <malloc.h>
 #include <fmt/format.h>
@@ -28,8 +30,11 @@ Pipeline::Pipeline(const PipelineOptions &options, SampleSource &source, Process
 
 ProcessInfo Pipeline::process_info(const ProcessKey &key) const
 {
-	if (auto it = known_.find(key); it != known_.end())
-		return it->second.facts.info;
+	if (auto it = known_.find(key); it != known_.end()) {
+		ProcessInfo info = it->second.facts.info;
+		refresh_container(info);
+		return info;
+	}
 	ProcessInfo info;
 	info.pid = key.tgid;
 	return info;
@@ -84,13 +89,77 @@ void Pipeline::on_sample(const Sample &sample)
 		on_detection(std::move(*detection));
 }
 
-// The decide and publish stages, for every alert event.
+// What the container's runtime said by now, copied into the process's facts;
+// true when that changed them.
+bool Pipeline::refresh_container(ProcessInfo &info)
+{
+	if (!info.container_lookup || !info.container)
+		return false;
+	auto metadata = info.container_lookup->get();
+	if (!metadata || metadata == info.container->metadata)
+		return false;
+	info.container->metadata = std::move(metadata);
+	return true;
+}
+
+// Every alert event: a first alert about a process whose container's runtime
+// has not answered yet waits (bounded) in held_; the poll loop releases it.
 void Pipeline::on_detection(Detection detection)
+{
+	if (detection.stage != AlertStage::First) {
+		release_held(false, &detection.key); // its first alert goes out before it
+		publish_detection(std::move(detection));
+		return;
+	}
+	const auto it = known_.find(detection.key);
+	if (options_.container_wait.count() > 0 && it != known_.end()) {
+		const auto &lookup = it->second.facts.info.container_lookup;
+		if (lookup && !lookup->settled()) {
+			counts_.container_waits++;
+			held_.push_back({std::move(detection), std::chrono::steady_clock::now() + options_.container_wait});
+			return;
+		}
+	}
+	publish_detection(std::move(detection));
+}
+
+void Pipeline::release_held(bool all, const ProcessKey *key)
+{
+	if (held_.empty())
+		return;
+	const auto now = std::chrono::steady_clock::now();
+	std::vector<HeldAlert> due;
+	std::erase_if(held_, [&](HeldAlert &held) {
+		bool release = all || now >= held.until;
+		if (key)
+			release = held.detection.key == *key;
+		else if (!release) {
+			const auto it = known_.find(held.detection.key);
+			release = it == known_.end() || !it->second.facts.info.container_lookup ||
+				  it->second.facts.info.container_lookup->settled();
+		}
+		if (release)
+			due.push_back(std::move(held));
+		return release;
+	});
+	for (auto &held : due) {
+		const auto it = known_.find(held.detection.key);
+		if (const auto &lookup = it != known_.end() ? it->second.facts.info.container_lookup : nullptr;
+		    lookup && !lookup->settled())
+			counts_.container_wait_timeouts++;
+		publish_detection(std::move(held.detection));
+	}
+}
+
+// The decide and publish stages, for every alert event.
+void Pipeline::publish_detection(Detection detection)
 {
 	const auto it = known_.find(detection.key);
 	KnownProcess unknown; // never without an entry, but an event must not invent one
 	KnownProcess &known = it != known_.end() ? it->second : unknown;
 	const bool first = detection.stage == AlertStage::First;
+	if (refresh_container(known.facts.info)) // an image or namespace may be allowlisted
+		known.allowed = decider_.allowed(known.facts.info);
 	if (first && !known.allowed && decider_.needs_digest() && processes_.hasher()) {
 		// Hashing waits until a process is judged a miner: rare, and bounded per binary.
 		complete_process_info(known.facts.info, *processes_.hasher());
@@ -206,7 +275,9 @@ void Pipeline::run(const std::atomic<bool> &stop, std::chrono::steady_clock::tim
 	}
 	bool more = true;
 	while (more && !stop.load() && clock::now() < until) {
-		more = source_.poll(std::chrono::milliseconds(100), handler);
+		// Shorter polls while a first alert waits for its container's metadata.
+		more = source_.poll(std::chrono::milliseconds(held_.empty() ? 100 : 10), handler);
+		release_held(false);
 		run_periodic(source_.now_ns());
 		if (tick) {
 			if (const auto now = clock::now(); now >= next_tick) {
@@ -217,6 +288,7 @@ void Pipeline::run(const std::atomic<bool> &stop, std::chrono::steady_clock::tim
 	}
 	if (more)
 		source_.poll(std::chrono::milliseconds(0), handler); // drain what is already there
+	release_held(true); // nothing is held past the end of a run
 }
 
 namespace {

@@ -45,5 +45,31 @@ TEST(CheckReport, JsonDocumentCountsMiners)
 	EXPECT_EQ(doc["miners"], 0);
 }
 
+TEST(CheckReport, ShowsTheContainersImageAndPod)
+{
+	CheckResult result = result_with(VerdictKind::Miner);
+	ContainerInfo container{std::string(64, 'c'), "docker", std::nullopt};
+	ContainerMetadata m;
+	m.name = "web-1";
+	m.image_name = "registry.example/team/web";
+	m.image_tag = "1.25";
+	m.pod_name = "web-5d9";
+	m.pod_namespace = "shop\x1b";
+	m.orchestrator = "kubernetes";
+	container.metadata = m;
+	result.rows[0].info.container = container;
+	const std::string table = render_table(result, false);
+	EXPECT_NE(table.find("container web-1 (cccccccccccc, docker) image registry.example/team/web:1.25 pod shop\\x1b/web-5d9"),
+		  std::string::npos)
+	    << table;
+	const auto doc = to_json(result);
+	const auto &c = doc["processes"][0]["container"];
+	EXPECT_EQ(c["name"], "web-1");
+	EXPECT_EQ(c["image"], "registry.example/team/web");
+	EXPECT_EQ(c["image_tag"], "1.25");
+	EXPECT_EQ(c["pod"], "web-5d9");
+	EXPECT_EQ(c["namespace"], "shop\x1b");
+}
+
 } // namespace
 } // namespace mxwatch

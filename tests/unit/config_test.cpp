@@ -152,6 +152,20 @@ TEST_F(ConfigFile, DumpReadsBackToTheSameConfiguration)
 	EXPECT_EQ(again->common.detection.allowlist.containers, std::vector<std::string>{"0123456789abcdef"});
 }
 
+TEST_F(ConfigFile, ContainerLookupsAreOnByDefaultAndCanBeTurnedOff)
+{
+	EXPECT_TRUE(parse({"run"})->common.containers.enabled);
+	EXPECT_FALSE(parse({"--no-container-lookups", "run"})->common.containers.enabled);
+	const auto off = parse({"--config", write("container-lookups = false\npodman-socket = \"\"\n"), "run"});
+	EXPECT_FALSE(off->common.containers.enabled);
+	EXPECT_EQ(off->common.containers.podman, "");
+	EXPECT_EQ(off->common.to_pipeline_options().container_wait.count(), 0) << "nothing to wait for";
+	EXPECT_FALSE(off->common.make_container_resolver());
+	const auto text = dump(*off);
+	EXPECT_NE(text.find("container-lookups=false"), std::string::npos) << text;
+	EXPECT_NE(dump(*parse({"--dump-config"})).find("container-lookups=true"), std::string::npos);
+}
+
 // The packaged /etc/mxwatch/mxwatch.toml documents every option with its
 // default: uncommenting all of it changes nothing, and no option is missing.
 TEST_F(ConfigFile, PackagedDefaultDocumentsEveryOptionWithItsDefault)

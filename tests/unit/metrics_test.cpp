@@ -25,6 +25,10 @@ MetricsSnapshot sample_snapshot()
 	s.tracked_processes = 4;
 	s.tracked_threads = 9;
 	s.sinks = {{"stdout", 8, 0, 0}, {"file:/var/log/a \"b\"\\c\nd", 6, 1, 2}};
+	s.containers.runtimes = {{"docker", 4, 1, 0, ""}, {"podman", 0, 0, 3, "no socket at /run/podman/podman.sock"}};
+	s.containers.cached = 5;
+	s.container_waits = 2;
+	s.container_wait_timeouts = 1;
 	return s;
 }
 
@@ -59,6 +63,11 @@ TEST(Metrics, CountersCarryTheSnapshotValues)
 	EXPECT_NE(text.find("\nmxwatch_detections_total{kind=\"alert\"} 3\n"), std::string::npos);
 	EXPECT_NE(text.find("\nmxwatch_detections_total{kind=\"ongoing\"} 5\n"), std::string::npos);
 	EXPECT_NE(text.find("\nmxwatch_tracked_threads 9\n"), std::string::npos);
+	EXPECT_NE(text.find("\nmxwatch_container_lookups_total{runtime=\"docker\",result=\"found\"} 4\n"),
+		  std::string::npos);
+	EXPECT_NE(text.find("\nmxwatch_container_lookup_failures_total{runtime=\"podman\"} 3\n"), std::string::npos);
+	EXPECT_NE(text.find("\nmxwatch_container_waits_total{result=\"timeout\"} 1\n"), std::string::npos);
+	EXPECT_NE(text.find("\nmxwatch_container_waits_total{result=\"answered\"} 1\n"), std::string::npos);
 	EXPECT_NE(text.find("mxwatch_attach_info{attach=\"tp_btf\",fpu_layout=\"fpstate\"} 1"), std::string::npos);
 }
 

@@ -3,6 +3,8 @@
 // directory the test fills in, responses recorded instead of sent.
 #include "mxwatch/service/pipeline.hpp"
 
+#include "mxwatch/enrich/container_resolver.hpp"
+
 #include <gtest/gtest.h>
 #include <map>
 #include <random>
@@ -31,6 +33,10 @@ public:
 		ProcessFacts facts;
 		if (auto it = known.find(pid); it != known.end())
 			facts.info = it->second;
+		if (auto it = containers.find(pid); it != containers.end()) {
+			facts.info.container = ContainerInfo{it->second->id(), it->second->runtime(), std::nullopt};
+			facts.info.container_lookup = it->second;
+		}
 		facts.info.pid = pid;
 		facts.start_ticks = pid; // stands for /proc's start time
 		return facts;
@@ -45,6 +51,8 @@ public:
 
 	std::map<std::uint32_t, ProcessInfo> known;
 	std::map<std::uint32_t, bool> alive;
+	// The container runtime's answer for a pid's container, settled (or not) by the test.
+	std::map<std::uint32_t, std::shared_ptr<ContainerLookup>> containers;
 	int lookups = 0;
 };
 
@@ -304,6 +312,70 @@ TEST(Detector, IdleGroupsAreCappedAndExpire)
 	EXPECT_EQ(detector.groups(), 8u);
 	detector.expire(100 * kMs + config.window_ns + 1);
 	EXPECT_EQ(detector.groups(), 0u);
+}
+
+std::shared_ptr<ContainerLookup> container_of_image(const std::string &image)
+{
+	auto lookup = std::make_shared<ContainerLookup>(std::string(64, 'a'), "podman");
+	ContainerMetadata metadata;
+	metadata.name = "miner-1";
+	metadata.image_name = image;
+	metadata.image_tag = "1.0";
+	lookup->settle(metadata);
+	return lookup;
+}
+
+TEST(Pipeline, AFirstAlertCarriesTheRuntimesAnswer)
+{
+	Harness h;
+	h.directory.add(42, "/opt/xmr/miner");
+	h.directory.containers[42] = container_of_image("localhost/xmrig");
+	mine(h.source, 42, 1 * kS, 5 * kS);
+	h.run();
+	ASSERT_EQ(h.kinds(), std::vector<AlertStage>{AlertStage::First});
+	const auto &c = h.events->front().process.container;
+	ASSERT_TRUE(c && c->metadata);
+	EXPECT_EQ(c->metadata->name, "miner-1");
+	EXPECT_EQ(h.pipeline.counts().container_waits, 0u) << "answered before the alert: nothing waited";
+}
+
+TEST(Pipeline, AnImageOrNamespaceOnTheAllowlistIsKnownOnlyFromTheRuntime)
+{
+	PipelineOptions options;
+	options.allowlist.images = {"localhost/xmr*:1.*"};
+	Harness h(options);
+	h.directory.add(42, "/opt/xmr/miner");
+	h.directory.containers[42] = container_of_image("localhost/xmrig");
+	h.directory.add(43, "/opt/xmr/miner");
+	h.directory.containers[43] = container_of_image("localhost/other");
+	mine(h.source, 42, 1 * kS, 5 * kS);
+	mine(h.source, 43, 1 * kS, 5 * kS);
+	h.run();
+	ASSERT_EQ(h.kinds(), std::vector<AlertStage>{AlertStage::First});
+	EXPECT_EQ(h.events->front().detection.key.tgid, 43u);
+	EXPECT_EQ(h.pipeline.allowed({42, 7}), "image localhost/xmr*:1.*");
+	EXPECT_EQ(h.pipeline.counts().allowlisted, 1u);
+}
+
+TEST(Pipeline, AFirstAlertWaitsBoundedForAnUnansweredLookupThenGoesOutWithout)
+{
+	PipelineOptions options;
+	options.container_wait = std::chrono::milliseconds(50);
+	Harness h(options);
+	h.directory.add(42, "/opt/xmr/miner");
+	h.directory.containers[42] = std::make_shared<ContainerLookup>(std::string(64, 'b'), "docker"); // never answers
+	mine(h.source, 42, 1 * kS, 5 * kS);
+	h.run();
+	ASSERT_EQ(h.kinds(), std::vector<AlertStage>{AlertStage::First});
+	const auto &c = h.events->front().process.container;
+	ASSERT_TRUE(c);
+	EXPECT_EQ(c->id, std::string(64, 'b'));
+	EXPECT_FALSE(c->metadata);
+	EXPECT_EQ(h.pipeline.counts().container_waits, 1u);
+	EXPECT_EQ(h.pipeline.counts().container_wait_timeouts, 1u);
+	// An answer that comes later is what later events and reports carry.
+	h.directory.containers[42]->settle(container_of_image("localhost/xmrig")->get());
+	EXPECT_EQ(h.pipeline.process_info({42, 7}).container->metadata->name, "miner-1");
 }
 
 } // namespace

@@ -24,6 +24,7 @@ struct HostIdentity {
 	std::string name;                   // hostname
 	std::optional<std::string> id;      // /etc/machine-id
 	std::optional<std::string> boot_id; // /proc/sys/kernel/random/boot_id, 32 hex digits
+	std::optional<std::string> cluster; // --cluster-name: orchestrator.cluster.name of alerts in a pod
 	static HostIdentity read();
 };
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "mxwatch/cli/output_options.hpp"
+#include "mxwatch/enrich/container_resolver.hpp"
 #include "mxwatch/kernel/live_source.hpp"
 #include "mxwatch/service/pipeline.hpp"
 #include "mxwatch/kernel/privileges.hpp"
@@ -44,8 +45,15 @@ struct CommonOptions {
 	OutputOptions output; // where alerts go (run)
 	std::string metrics_address; // --metrics-address, empty: no metrics endpoint
 	std::string config_file; // --config, empty: none
+	RuntimeSockets containers; // --container-lookups, --docker-socket, --podman-socket
+	unsigned container_wait_ms = 500; // --container-wait
+	std::string cluster_name;         // --cluster-name, empty: none
+	// This host as alerts name it, with the configured cluster.
+	HostIdentity host_identity() const;
 	PipelineOptions to_pipeline_options() const;
 	LiveSourceOptions to_live_source_options() const; // what is attached, and the sampling floor
+	// Where processes' containers are looked up; null when lookups are off.
+	std::shared_ptr<ContainerResolver> make_container_resolver() const;
 };
 
 // The capabilities these options need once attached.

@@ -16,6 +16,10 @@ struct AllowlistConfig {
 	std::vector<std::string> sha256;      // hex digests of executables (case-insensitive)
 	std::vector<std::string> containers;  // container ids, full or a prefix of at least 12 characters
 	std::vector<std::string> users;       // user names or numeric uids
+	// Container images, NAME or NAME:TAG, globs (fnmatch): "docker.io/monero/monerod:*",
+	// "*/monerod". Without a tag any tag matches. Needs the runtime's answer.
+	std::vector<std::string> images;
+	std::vector<std::string> namespaces; // Kubernetes namespaces, globs
 };
 
 // What is known about a process when it is judged.
@@ -25,6 +29,8 @@ struct AllowlistSubject {
 	std::optional<std::string> container_id;
 	std::optional<std::string> user_name;
 	std::optional<std::uint32_t> uid;
+	std::optional<std::string> image_name, image_tag;
+	std::optional<std::string> pod_namespace;
 };
 
 class Allowlist {

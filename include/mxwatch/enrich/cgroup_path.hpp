@@ -8,6 +8,8 @@
 // is treated as hostile: never read past, never trusted to be well formed.
 #pragma once
 
+#include "mxwatch/enrich/container_metadata.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +20,9 @@ struct ContainerInfo {
 	std::optional<std::string> id;      // 64 hex digits, as the runtime prints it
 	std::optional<std::string> runtime; // "docker", "containerd", "cri-o", "podman"
 	std::optional<std::string> pod_uid; // Kubernetes pod UID, with dashes (never systemd's underscores)
+	// What the runtime says (names, image, pod), once looked up: never from the
+	// cgroup path itself (container_resolver.hpp).
+	std::optional<ContainerMetadata> metadata;
 	bool operator==(const ContainerInfo &) const = default;
 };
 

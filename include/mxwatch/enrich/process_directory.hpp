@@ -6,6 +6,7 @@
 // on this host.
 #pragma once
 
+#include "mxwatch/enrich/container_resolver.hpp"
 #include "mxwatch/enrich/executable_hash.hpp"
 #include "mxwatch/enrich/process_info.hpp"
 #include "mxwatch/enrich/process_sockets.hpp"
@@ -47,7 +48,10 @@ public:
 // The live host's /proc.
 class ProcDirectory final : public ProcessDirectory {
 public:
-	explicit ProcDirectory(HashLimits limits = {}, std::string proc_root = "/proc");
+	// `containers`: where a process's container is looked up (asynchronously);
+	// null: alerts carry only what the cgroup path says.
+	explicit ProcDirectory(HashLimits limits = {}, std::string proc_root = "/proc",
+			       std::shared_ptr<ContainerResolver> containers = nullptr);
 
 	ProcessFacts first_seen(std::uint32_t pid, std::uint64_t start_ns) override;
 	std::optional<bool> running(std::uint32_t pid, const ProcessFacts &facts) const override;
@@ -58,6 +62,7 @@ public:
 private:
 	std::shared_ptr<ExecutableHasher> hasher_;
 	std::string proc_root_;
+	std::shared_ptr<ContainerResolver> containers_;
 };
 
 } // namespace mxwatch

@@ -20,6 +20,8 @@
 
 namespace mxwatch {
 
+class ContainerLookup; // container_resolver.hpp
+
 // Bounds on what is read from /proc per process.
 inline constexpr std::size_t kMaxCmdlineBytes = 4096; // alerts stay well under a syslog line
 inline constexpr std::size_t kMaxCgroupFileBytes = 16384;
@@ -39,6 +41,9 @@ struct ProcessInfo {
 	// its hash once computed.
 	std::shared_ptr<const ExecutableFile> executable_file;
 	std::optional<std::string> sha256;
+	// The runtime's answer about the container, in progress or done
+	// (container_resolver.hpp); copied into container->metadata when known.
+	std::shared_ptr<const ContainerLookup> container_lookup;
 };
 
 // Reads what is still readable; a process that has exited yields only its pid.

@@ -4,6 +4,8 @@
 // HTTP server (cpp-httplib) in its own thread. Off unless --metrics-address.
 #pragma once
 
+#include "mxwatch/enrich/container_resolver.hpp"
+
 #include "mxwatch/sinks/alert_output.hpp"
 #include "mxwatch/kernel/kernel_sampler.hpp"
 
@@ -40,6 +42,9 @@ struct MetricsSnapshot {
 	double last_reload_success_unix = 0; // start, or the last successful reload
 	std::string attachment_problem;      // empty while the program is attached and running
 	bool reader_realtime = false;
+	ResolverStats containers;                 // the container runtimes' lookups
+	std::uint64_t container_waits = 0;        // first alerts held back for their container's metadata
+	std::uint64_t container_wait_timeouts = 0; // ... that went out without it
 };
 
 // What the kernel says about this process (/proc/self).

@@ -35,12 +35,18 @@ struct PipelineOptions {
 	// keeps them for its report.
 	std::optional<std::uint64_t> forget_exited_after_ns;
 	std::size_t max_reports = 4096; // reports() keeps the latest alerts
+	// A first alert about a process in a container whose runtime has not answered
+	// yet is held back at most this long (detection goes on meanwhile), then goes
+	// out with what is known; later events carry the rest (--container-wait).
+	std::chrono::milliseconds container_wait{500};
 };
 
 // What the pipeline did, for metrics.
 struct PipelineCounts {
 	std::array<std::uint64_t, 3> detections{}; // by AlertStage, sent to the output
 	std::uint64_t allowlisted = 0;             // alert events held back by the allowlist
+	std::uint64_t container_waits = 0;         // first alerts held back for their container's metadata
+	std::uint64_t container_wait_timeouts = 0; // ... that went out without it
 };
 
 class Pipeline {
@@ -89,6 +95,11 @@ private:
 	void on_sample(const Sample &sample);
 	KnownProcess &known(const Sample &sample);
 	void on_detection(Detection detection);
+	void publish_detection(Detection detection);
+	// Held first alerts whose container was resolved or whose wait is over
+	// (all of them with `all`; those of `key` only, with a key).
+	void release_held(bool all, const ProcessKey *key = nullptr);
+	static bool refresh_container(ProcessInfo &info);
 	void resolve_exited_processes(std::uint64_t now_ns);
 	void forget_exited(std::uint64_t now_ns);
 	void expire(std::uint64_t now_ns);
@@ -105,6 +116,11 @@ private:
 	std::vector<Alert> reports_;
 	std::uint64_t samples_seen_ = 0;
 	std::vector<ProcessKey> forgotten_; // by the detector, erased from known_ after this round
+	struct HeldAlert {
+		Detection detection;
+		std::chrono::steady_clock::time_point until;
+	};
+	std::vector<HeldAlert> held_; // first alerts waiting for their container's metadata
 	std::uint64_t next_liveness_ns_ = 0, next_expiry_ns_ = 0;
 	PipelineCounts counts_;
 };

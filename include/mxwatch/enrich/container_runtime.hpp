@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// A container runtime's API, asked about one container at a time. Every call
+// is bounded (connect, read and total time, body size) and reports failures
+// as values: a runtime that is absent, hangs, hangs up or answers garbage
+// costs at most the timeout and one counted failure (container_resolver.hpp).
+#pragma once
+
+#include "mxwatch/enrich/container_metadata.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mxwatch
+{
+
+struct RuntimeAnswer {
+	enum class Kind { Found, NotFound, Failed };
+	Kind kind = Kind::Failed;
+	std::optional<ContainerMetadata> metadata; // Found
+	std::string error;                         // Failed: one sentence, e.g. "no socket at /run/docker.sock"
+};
+
+class ContainerRuntime
+{
+public:
+	virtual ~ContainerRuntime() = default;
+	// The runtime the cgroup path names ("docker", "podman"): which containers it serves.
+	virtual const std::string &name() const = 0;
+	// Where it is asked, for messages ("unix:///run/docker.sock").
+	virtual std::string endpoint() const = 0;
+	// Blocking, bounded by the runtime's limits. Called from the resolver's thread only.
+	virtual RuntimeAnswer inspect(const std::string &container_id) = 0;
+};
+
+struct RuntimeLimits {
+	std::chrono::milliseconds connect_timeout{500};
+	std::chrono::milliseconds request_timeout{2000}; // each request, from connecting to the last byte
+	std::size_t max_body_bytes = 1 << 20;
+};
+
+// The Docker Engine API over its unix socket (GET /containers/{id}/json, then
+// /images/{image}/json for the repository digests). Podman's API socket serves
+// the same; as "podman" it also asks Podman's own API for the image digest and the pod.
+class DockerApiRuntime final : public ContainerRuntime
+{
+public:
+	DockerApiRuntime(std::string name, std::string socket_path, RuntimeLimits limits = {});
+	const std::string &name() const override { return name_; }
+	std::string endpoint() const override { return "unix://" + socket_path_; }
+	RuntimeAnswer inspect(const std::string &container_id) override;
+
+private:
+	struct Response {
+		int status = 0;
+		std::string body;
+		std::string error; // transport failure: no status
+	};
+	Response get(const std::string &path) const;
+
+	std::string name_;
+	std::string socket_path_;
+	RuntimeLimits limits_;
+};
+
+// Where each runtime's socket is looked for, and whether to ask at all.
+struct RuntimeSockets {
+	bool enabled = true;                            // --container-lookups
+	std::string docker = "/run/docker.sock";        // --docker-socket
+	std::string podman = "/run/podman/podman.sock"; // --podman-socket
+	RuntimeLimits limits;
+};
+
+// The runtimes to ask: every configured one (a socket that is absent now may
+// appear later; asking it costs a stat). Empty when lookups are off.
+std::vector<std::unique_ptr<ContainerRuntime>> make_runtimes(const RuntimeSockets &sockets);
+
+} // namespace mxwatch
