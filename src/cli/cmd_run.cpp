@@ -141,6 +141,7 @@ private:
 int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 {
 	CommonOptions running = cli.common;
+	check_output(running.output); // a sink that cannot work is reported before attaching
 	StopSignals::install();
 	PipelineOptions options = running.to_pipeline_options();
 	// Not shorter: a process's group evidence (workers of one executable in one

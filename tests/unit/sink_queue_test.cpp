@@ -6,6 +6,7 @@
 // rsyslogd stopped and restarted and a full tmpfs, are in
 // tests/integration/sink_outage_test.cpp.)
 #include "alert_samples.hpp"
+#include "captured_log.hpp"
 
 #include "mxwatch/sinks/sink_queue.hpp"
 
@@ -23,6 +24,8 @@ namespace
 {
 
 using namespace std::chrono_literals;
+using test::CapturedLog;
+using test::eventually;
 
 TEST(Backoff, DoublesFromHalfASecondToThirtySeconds)
 {
@@ -115,44 +118,6 @@ SinkQueue::Item alert(int n)
 
 // Retries in a unit test wait a few milliseconds, not seconds.
 constexpr BackoffPolicy kFast{.initial = 1ms, .max = 4ms};
-
-// The log lines of one test.
-class CapturedLog
-{
-public:
-	CapturedLog()
-	    : ring_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256)), saved_(spdlog::default_logger())
-	{
-		auto logger = std::make_shared<spdlog::logger>("test", ring_);
-		logger->set_pattern("%l %v");
-		spdlog::set_default_logger(logger);
-	}
-	~CapturedLog() { spdlog::set_default_logger(saved_); }
-	std::vector<std::string> lines() const { return ring_->last_formatted(); }
-	std::vector<std::string> matching(const std::string &text) const
-	{
-		std::vector<std::string> out;
-		for (const auto &line : lines())
-			if (line.find(text) != std::string::npos)
-				out.push_back(line);
-		return out;
-	}
-
-private:
-	std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_;
-	std::shared_ptr<spdlog::logger> saved_;
-};
-
-template <typename Pred> bool eventually(Pred pred)
-{
-	const auto deadline = std::chrono::steady_clock::now() + 20s;
-	while (!pred()) {
-		if (std::chrono::steady_clock::now() > deadline)
-			return false;
-		std::this_thread::sleep_for(1ms);
-	}
-	return true;
-}
 
 TEST(SinkQueue, AnOutageDelaysAlertsButDeliversEachOnceInOrder)
 {
