@@ -45,7 +45,11 @@ apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 # installing them: installing would enable and start both servers on this host.
 # The tests run them with private configuration and data directories.
 tools=/opt/mxwatch-test-tools
-if [[ ! -x $tools/bin/promtool || ! -x $tools/bin/prometheus || ! -x $tools/bin/prometheus-alertmanager ]]; then
+# Debian's Alertmanager reads its notification templates from a fixed path: they go
+# where its package would put them (data files only).
+templates=/usr/share/prometheus/alertmanager
+if [[ ! -x $tools/bin/promtool || ! -x $tools/bin/prometheus || ! -x $tools/bin/prometheus-alertmanager ||
+	! -f $templates/default.tmpl ]]; then
 	scratch=$(mktemp -d)
 	chmod 0755 "$scratch" # apt downloads as _apt
 	(cd "$scratch" && apt-get download -qq prometheus prometheus-alertmanager >/dev/null &&
@@ -53,6 +57,7 @@ if [[ ! -x $tools/bin/promtool || ! -x $tools/bin/prometheus || ! -x $tools/bin/
 	for tool in promtool prometheus prometheus-alertmanager; do
 		install -D -m 0755 "$scratch/root/usr/bin/$tool" "$tools/bin/$tool"
 	done
+	install -D -m 0644 -t "$templates" "$scratch/root$templates"/*.tmpl
 	rm -rf "$scratch"
 fi
 echo "install-deps.sh: ${#packages[@]} packages present; promtool, prometheus and prometheus-alertmanager in $tools/bin"

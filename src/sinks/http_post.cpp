@@ -2,6 +2,7 @@
 #include "mxwatch/sinks/http_post.hpp"
 
 #include "mxwatch/util/errors.hpp"
+#include "mxwatch/util/fd.hpp"
 #include "mxwatch/util/utf8.hpp"
 #include "mxwatch/version.hpp"
 
@@ -11,11 +12,11 @@
 #include <charconv>
 #include <cstring>
 #include <fmt/format.h>
-#include <fstream>
+#include <fcntl.h>
 #include <httplib.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <sstream>
+#include <unistd.h>
 
 namespace mxwatch {
 namespace {
@@ -40,12 +41,22 @@ std::optional<HttpUrl> fail(std::string &error, std::string why)
 // the option and the file when it cannot be read, is empty, or spans lines.
 std::string read_secret(const char *option, const std::string &path)
 {
-	std::ifstream in(path, std::ios::binary);
-	if (!in)
+	const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+	if (!fd)
 		throw SetupError(fmt::format("{} {}: cannot read it: {}", option, path, std::strerror(errno)));
 	std::string content(kMaxSecretBytes + 1, '\0');
-	in.read(content.data(), static_cast<std::streamsize>(content.size()));
-	content.resize(static_cast<std::size_t>(in.gcount()));
+	std::size_t got = 0;
+	while (got < content.size()) {
+		const ssize_t n = ::read(fd.get(), content.data() + got, content.size() - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			throw SetupError(fmt::format("{} {}: cannot read it: {}", option, path, std::strerror(errno)));
+		if (n == 0)
+			break;
+		got += static_cast<std::size_t>(n);
+	}
+	content.resize(got);
 	if (content.size() > kMaxSecretBytes)
 		throw SetupError(fmt::format("{} {}: larger than {} KiB, not a secret", option, path, kMaxSecretBytes / 1024));
 	while (!content.empty() && std::isspace(static_cast<unsigned char>(content.back())))
