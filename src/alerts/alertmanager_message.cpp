@@ -6,8 +6,10 @@
 #include <optional>
 #include <string_view>
 
-namespace mxwatch {
-namespace {
+namespace mxwatch
+{
+namespace
+{
 
 std::optional<std::string> field(const RenderedAlert &alert, std::string_view name)
 {

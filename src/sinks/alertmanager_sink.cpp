@@ -18,8 +18,10 @@
 #include <map>
 #include <spdlog/spdlog.h>
 
-namespace mxwatch {
-namespace {
+namespace mxwatch
+{
+namespace
+{
 
 using Steady = std::chrono::steady_clock;
 using Wall = std::chrono::system_clock;
@@ -42,7 +44,8 @@ HttpUrl api_url(HttpUrl url)
 	return url;
 }
 
-class AlertmanagerSink final : public AlertSink {
+class AlertmanagerSink final : public AlertSink
+{
 public:
 	AlertmanagerSink(HttpUrl url, const HttpSinkOptions &options)
 	    : poster_(api_url(std::move(url)), options), options_(options),
@@ -60,8 +63,8 @@ public:
 			starts = std::min(starts, found->second.starts);
 		if (alert.stage == AlertStage::Resolved) {
 			const Wall::time_point ends = std::max(alert.time, starts);
-			const Delivery result =
-			    post(nlohmann::json::array({alertmanager_alert(labels, alertmanager_annotations(alert), starts, ends)}));
+			const Delivery result = post(nlohmann::json::array(
+			    {alertmanager_alert(labels, alertmanager_annotations(alert), starts, ends)}));
 			if (result != Delivery::Retry && found != active_.end())
 				active_.erase(found);
 			return result;
@@ -75,7 +78,8 @@ public:
 		}
 		if (found == active_.end() && active_.size() >= kMaxActive) {
 			if (!warned_full_)
-				spdlog::warn("alert sink {}: {} alerts are active, more are not re-sent", name(), kMaxActive);
+				spdlog::warn("alert sink {}: {} alerts are active, more are not re-sent", name(),
+				             kMaxActive);
 			warned_full_ = true;
 			return result;
 		}
@@ -97,8 +101,10 @@ public:
 		const auto now = Steady::now();
 		for (auto it = active_.begin(); it != active_.end();) {
 			if (now - it->second.confirmed > options_.stale_after) {
-				spdlog::info("alert sink {}: no ongoing alert for {} for {} s: no longer re-sent", name(),
-				             it->first, std::chrono::duration_cast<std::chrono::seconds>(options_.stale_after).count());
+				spdlog::info(
+				    "alert sink {}: no ongoing alert for {} for {} s: no longer re-sent", name(),
+				    it->first,
+				    std::chrono::duration_cast<std::chrono::seconds>(options_.stale_after).count());
 				it = active_.erase(it);
 			} else {
 				++it;
@@ -144,7 +150,8 @@ private:
 
 	Delivery post(const nlohmann::json &alerts)
 	{
-		return poster_.post(alerts.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace), "application/json");
+		return poster_.post(alerts.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace),
+		                    "application/json");
 	}
 
 	HttpPoster poster_;

@@ -18,8 +18,10 @@
 #include <openssl/x509.h>
 #include <unistd.h>
 
-namespace mxwatch {
-namespace {
+namespace mxwatch
+{
+namespace
+{
 
 // Secrets are a line; a bigger file is not one.
 constexpr std::size_t kMaxSecretBytes = 64 * 1024;
@@ -58,13 +60,15 @@ std::string read_secret(const char *option, const std::string &path)
 	}
 	content.resize(got);
 	if (content.size() > kMaxSecretBytes)
-		throw SetupError(fmt::format("{} {}: larger than {} KiB, not a secret", option, path, kMaxSecretBytes / 1024));
+		throw SetupError(
+		    fmt::format("{} {}: larger than {} KiB, not a secret", option, path, kMaxSecretBytes / 1024));
 	while (!content.empty() && std::isspace(static_cast<unsigned char>(content.back())))
 		content.pop_back();
 	if (content.empty())
 		throw SetupError(fmt::format("{} {}: the file is empty", option, path));
 	// It goes into a header line: no line breaks, no other control characters.
-	if (std::any_of(content.begin(), content.end(), [](char c) { return std::iscntrl(static_cast<unsigned char>(c)); }))
+	if (std::any_of(content.begin(), content.end(),
+	                [](char c) { return std::iscntrl(static_cast<unsigned char>(c)); }))
 		throw SetupError(fmt::format("{} {}: expected one line without control characters", option, path));
 	return content;
 }
@@ -119,13 +123,15 @@ std::optional<HttpUrl> parse_http_url(std::string_view text, std::string &error)
 	std::transform(url.scheme.begin(), url.scheme.end(), url.scheme.begin(),
 	               [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
 	if (url.scheme != "http" && url.scheme != "https")
-		return fail(error, fmt::format("unknown scheme '{}' (expected http or https)", printable_utf8(url.scheme)));
+		return fail(error,
+		            fmt::format("unknown scheme '{}' (expected http or https)", printable_utf8(url.scheme)));
 	std::string_view rest = text.substr(sep + 3);
 	const auto path_at = rest.find_first_of("/?#");
 	std::string_view authority = rest.substr(0, path_at);
 	std::string_view path = path_at == std::string_view::npos ? std::string_view{} : rest.substr(path_at);
 	if (authority.find('@') != std::string_view::npos)
-		return fail(error, "credentials do not belong in the URL (use --http-basic-auth-file or --http-token-file)");
+		return fail(error,
+		            "credentials do not belong in the URL (use --http-basic-auth-file or --http-token-file)");
 	if (path.starts_with('#') || path.find('#') != std::string_view::npos)
 		return fail(error, "a URL fragment (#...) is never sent: leave it out");
 	std::string_view host = authority, port;
@@ -142,8 +148,9 @@ std::optional<HttpUrl> parse_http_url(std::string_view text, std::string &error)
 			port = after.substr(1);
 			has_port = true;
 		}
-		if (host.empty() ||
-		    !std::all_of(host.begin(), host.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'; }))
+		if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
+			    return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+		    }))
 			return fail(error, "not an IPv6 address between the brackets");
 	} else {
 		if (const auto colon = authority.find(':'); colon != std::string_view::npos) {
@@ -165,7 +172,8 @@ std::optional<HttpUrl> parse_http_url(std::string_view text, std::string &error)
 			return fail(error, "the port must be a number from 1 to 65535");
 		url.port = static_cast<int>(value);
 	}
-	if (std::any_of(path.begin(), path.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
+	if (std::any_of(path.begin(), path.end(),
+	                [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
 		return fail(error, "the path must not contain spaces or control characters (percent-encode them)");
 	url.path = path.empty() ? "/" : path.starts_with('?') ? "/" + std::string(path) : std::string(path);
 	return url;
@@ -182,8 +190,8 @@ HttpPoster::HttpPoster(HttpUrl url, const HttpSinkOptions &options) : url_(std::
 		const std::string credentials = read_secret("--http-basic-auth-file", options.basic_auth_file);
 		const auto colon = credentials.find(':');
 		if (colon == std::string::npos || colon == 0)
-			throw SetupError(
-			    fmt::format("--http-basic-auth-file {}: expected one line USER:PASSWORD", options.basic_auth_file));
+			throw SetupError(fmt::format("--http-basic-auth-file {}: expected one line USER:PASSWORD",
+			                             options.basic_auth_file));
 		user = credentials.substr(0, colon);
 		password = credentials.substr(colon + 1);
 	}
@@ -223,11 +231,12 @@ Delivery HttpPoster::post(const std::string &body, const std::string &content_ty
 			error_ = fmt::format("cannot connect to {}", url_.origin());
 			break;
 		case httplib::Error::ConnectionTimeout:
-			error_ = fmt::format("cannot connect to {} within {}", url_.origin(), seconds_text(options_.timeout));
+			error_ = fmt::format("cannot connect to {} within {}", url_.origin(),
+			                     seconds_text(options_.timeout));
 			break;
 		case httplib::Error::Read:
-			error_ = fmt::format("no answer from {} within {} (or the connection was closed)", url_.origin(),
-			                     seconds_text(options_.timeout));
+			error_ = fmt::format("no answer from {} within {} (or the connection was closed)",
+			                     url_.origin(), seconds_text(options_.timeout));
 			break;
 		case httplib::Error::Write:
 			error_ = fmt::format("sending to {} failed or timed out", url_.origin());
@@ -241,11 +250,12 @@ Delivery HttpPoster::post(const std::string &body, const std::string &content_ty
 			break;
 		case httplib::Error::SSLServerVerification: {
 			const long verify = client_->get_openssl_verify_result();
-			error_ = verify == X509_V_OK
-			             ? fmt::format("TLS: the certificate of {} is not for host {}", url_.origin(), url_.host)
-			             : fmt::format("TLS: the certificate of {} was not verified: {} (trusted: {})",
-			                           url_.origin(), X509_verify_cert_error_string(verify),
-			                           options_.ca_file.empty() ? "the system trust store" : options_.ca_file);
+			error_ =
+			    verify == X509_V_OK
+			        ? fmt::format("TLS: the certificate of {} is not for host {}", url_.origin(), url_.host)
+			        : fmt::format("TLS: the certificate of {} was not verified: {} (trusted: {})",
+			                      url_.origin(), X509_verify_cert_error_string(verify),
+			                      options_.ca_file.empty() ? "the system trust store" : options_.ca_file);
 			break;
 		}
 		default:

@@ -9,10 +9,13 @@
 
 #include <fmt/format.h>
 
-namespace mxwatch {
-namespace {
+namespace mxwatch
+{
+namespace
+{
 
-class HttpSink final : public AlertSink {
+class HttpSink final : public AlertSink
+{
 public:
 	HttpSink(HttpUrl url, const HttpSinkOptions &options)
 	    : poster_(std::move(url), options), ndjson_(options.body == HttpSinkOptions::Body::Ndjson),

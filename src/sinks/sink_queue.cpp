@@ -361,8 +361,7 @@ SinkStats SinkQueue::stats() const
 {
 	const State &s = *state_;
 	std::lock_guard lock(s.mutex);
-	return {s.name,   s.delivered, s.failed, s.dropped, s.retried, s.late, s.items.size() + s.in_flight,
-	        s.failing};
+	return {s.name, s.delivered, s.failed, s.dropped, s.retried, s.late, s.items.size() + s.in_flight, s.failing};
 }
 
 } // namespace mxwatch

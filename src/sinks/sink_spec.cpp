@@ -88,8 +88,9 @@ SinkSpecResult parse_sink_spec(std::string_view text)
 		}
 		return error(text, "expected syslog, syslog:unix:PATH, syslog:udp:HOST:PORT or syslog:tcp:HOST:PORT");
 	}
-	for (const auto &[prefix, kind] : {std::pair{std::string_view("http:"), SinkSpec::Kind::Http},
-	                                   std::pair{std::string_view("alertmanager:"), SinkSpec::Kind::Alertmanager}}) {
+	for (const auto &[prefix, kind] :
+	     {std::pair{std::string_view("http:"), SinkSpec::Kind::Http},
+	      std::pair{std::string_view("alertmanager:"), SinkSpec::Kind::Alertmanager}}) {
 		if (!text.starts_with(prefix))
 			continue;
 		spec.kind = kind;

@@ -26,8 +26,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-namespace mxwatch::test {
-namespace {
+namespace mxwatch::test
+{
+namespace
+{
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -38,9 +40,11 @@ std::optional<std::string> monitoring_unavailable()
 {
 	for (const char *tool : {"prometheus", "prometheus-alertmanager"})
 		if (access((kTools + tool).c_str(), X_OK) != 0)
-			return kTools + tool + " is missing (scripts/install-deps.sh extracts it from Debian's package)";
+			return kTools + tool +
+			       " is missing (scripts/install-deps.sh extracts it from Debian's package)";
 	if (access("/usr/share/prometheus/alertmanager/default.tmpl", R_OK) != 0)
-		return "Alertmanager's templates are missing in /usr/share/prometheus/alertmanager (scripts/install-deps.sh)";
+		return "Alertmanager's templates are missing in /usr/share/prometheus/alertmanager "
+		       "(scripts/install-deps.sh)";
 	return std::nullopt;
 }
 
@@ -132,12 +136,14 @@ TEST(Fleet, MinerAlertsReachAlertmanagerThroughPrometheusRulesAndTheSinkThenReso
 	std::ofstream(tmp.path("prometheus.yml"))
 	    << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
 	    << "rule_files:\n  - " << MXWATCH_SOURCE_DIR << "/packaging/prometheus/mxwatch-rules.yml\n"
-	    << "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:" << am_port << "']\n"
+	    << "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:" << am_port
+	    << "']\n"
 	    << "scrape_configs:\n  - job_name: mxwatch\n    static_configs:\n      - targets: ['127.0.0.1:"
 	    << metrics_port << "']\n";
 	fs::create_directories(tmp.path("alertmanager-data"));
 	fs::create_directories(tmp.path("prometheus-data"));
-	Child alertmanager({kTools + "prometheus-alertmanager", "--config.file=" + tmp.path("alertmanager.yml").string(),
+	Child alertmanager({kTools + "prometheus-alertmanager",
+	                    "--config.file=" + tmp.path("alertmanager.yml").string(),
 	                    "--storage.path=" + tmp.path("alertmanager-data").string(),
 	                    "--web.listen-address=127.0.0.1:" + std::to_string(am_port), "--cluster.listen-address="},
 	                   {.stdout_path = tmp.path("alertmanager.out"), .stderr_path = tmp.path("alertmanager.log")});
@@ -156,8 +162,8 @@ TEST(Fleet, MinerAlertsReachAlertmanagerThroughPrometheusRulesAndTheSinkThenReso
 	ASSERT_TRUE(wait_for_text(tmp.path("mxwatch.log"), "attached", 60s)) << read_text(tmp.path("mxwatch.log"));
 	auto logs = [&] {
 		return "--- mxwatch\n" + read_text(tmp.path("mxwatch.log")) + "--- prometheus\n" +
-		       read_text(tmp.path("prometheus.log")) + "--- alertmanager\n" + read_text(tmp.path("alertmanager.log")) +
-		       "--- webhook\n" + payloads(webhook);
+		       read_text(tmp.path("prometheus.log")) + "--- alertmanager\n" +
+		       read_text(tmp.path("alertmanager.log")) + "--- webhook\n" + payloads(webhook);
 	};
 
 	const auto started = std::chrono::steady_clock::now();
@@ -167,8 +173,9 @@ TEST(Fleet, MinerAlertsReachAlertmanagerThroughPrometheusRulesAndTheSinkThenReso
 	const auto detected = std::chrono::steady_clock::now();
 
 	// Both reach the receiver: mxwatch's own alert and the rule's.
-	ASSERT_TRUE(wait_until([&] { return has(webhook, "RandomXMiner", "firing") && has(webhook, "MxwatchMinerDetected", "firing"); },
-	                       60s))
+	ASSERT_TRUE(wait_until(
+	    [&] { return has(webhook, "RandomXMiner", "firing") && has(webhook, "MxwatchMinerDetected", "firing"); },
+	    60s))
 	    << logs();
 	const auto notified_firing = std::chrono::steady_clock::now();
 	for (const auto &n : notified(webhook)) {
@@ -199,9 +206,11 @@ TEST(Fleet, MinerAlertsReachAlertmanagerThroughPrometheusRulesAndTheSinkThenReso
 	miner.signal(SIGKILL);
 	miner.wait(10s);
 	const auto exited = std::chrono::steady_clock::now();
-	ASSERT_TRUE(
-	    wait_until([&] { return has(webhook, "RandomXMiner", "resolved") && has(webhook, "MxwatchMinerDetected", "resolved"); },
-	               60s))
+	ASSERT_TRUE(wait_until(
+	    [&] {
+		    return has(webhook, "RandomXMiner", "resolved") && has(webhook, "MxwatchMinerDetected", "resolved");
+	    },
+	    60s))
 	    << logs();
 	const auto resolved = std::chrono::steady_clock::now();
 
@@ -213,7 +222,8 @@ TEST(Fleet, MinerAlertsReachAlertmanagerThroughPrometheusRulesAndTheSinkThenReso
 	EXPECT_TRUE(alertmanager.wait(30s));
 
 	auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
-	std::cout << "fleet: detected " << seconds(detected - started) << " s after the miner started; both alerts at the "
+	std::cout << "fleet: detected " << seconds(detected - started)
+	          << " s after the miner started; both alerts at the "
 	          << "webhook " << seconds(notified_firing - detected) << " s later; both resolved "
 	          << seconds(resolved - exited) << " s after the miner exited\n"
 	          << "Alertmanager webhook payloads received:\n"
@@ -227,7 +237,8 @@ std::pair<int, std::string> run_mxwatch(const std::vector<std::string> &args, co
 {
 	std::vector<std::string> argv = {mxwatch_binary()};
 	argv.insert(argv.end(), args.begin(), args.end());
-	Child child(argv, {.run_as_uid = as, .stdout_path = tmp.path("out").string(), .stderr_path = tmp.path("err").string()});
+	Child child(
+	    argv, {.run_as_uid = as, .stdout_path = tmp.path("out").string(), .stderr_path = tmp.path("err").string()});
 	const auto status = child.wait(30s);
 	return {status.value_or(-1), read_text(tmp.path("err"))};
 }
@@ -250,10 +261,12 @@ TEST(Fleet, BadSinkSettingsAreOneLineErrorsAndExitStatus2BeforeAttaching)
 	     "--sink: alertmanager:ftp://am:9093: unknown scheme 'ftp' (expected http or https)"},
 	    {{"--sink", "webhook:http://x", "run"}, "--sink: webhook:http://x: expected stdout, file:PATH"},
 	    {{"--sink", "http:http://127.0.0.1:9/", "--http-token-file", tmp.path("missing").string(), "run"},
-	     "mxwatch: --http-token-file " + tmp.path("missing").string() + ": cannot read it: No such file or directory"},
+	     "mxwatch: --http-token-file " + tmp.path("missing").string() +
+	         ": cannot read it: No such file or directory"},
 	    // Owned by root, mode 0600, read by nobody.
 	    {{"--sink", "http:http://127.0.0.1:9/", "--http-token-file", token, "run"},
-	     "mxwatch: --http-token-file " + token + ": cannot read it: Permission denied", 65534},
+	     "mxwatch: --http-token-file " + token + ": cannot read it: Permission denied",
+	     65534},
 	    {{"--sink", "alertmanager:https://am:9093", "--http-ca-file", "/etc/hostname", "run"},
 	     "mxwatch: --http-ca-file /etc/hostname: no PEM certificate in it"},
 	};

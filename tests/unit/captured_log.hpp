@@ -11,7 +11,8 @@
 #include <thread>
 #include <vector>
 
-namespace mxwatch::test {
+namespace mxwatch::test
+{
 
 class CapturedLog
 {

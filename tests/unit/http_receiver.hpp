@@ -22,7 +22,8 @@
 #include <unistd.h>
 #include <vector>
 
-namespace mxwatch::test {
+namespace mxwatch::test
+{
 
 struct ReceivedRequest {
 	std::string method;
@@ -33,7 +34,8 @@ struct ReceivedRequest {
 	int status = 0; // what the receiver answered
 };
 
-class HttpReceiver {
+class HttpReceiver
+{
 public:
 	struct Tls {
 		std::string cert_file;
@@ -112,7 +114,8 @@ private:
 
 // Accepts TCP connections (the kernel does, from the backlog) and never reads or
 // answers: a receiver that hangs.
-class SilentListener {
+class SilentListener
+{
 public:
 	SilentListener()
 	{
@@ -156,18 +159,22 @@ openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out s
 )";
 		const auto script_file = dir / "make-pki.sh";
 		std::ofstream(script_file) << script;
-		const std::string run = "/bin/sh '" + script_file.string() + "' >'" + (dir / "openssl.log").string() + "' 2>&1";
+		const std::string run =
+		    "/bin/sh '" + script_file.string() + "' >'" + (dir / "openssl.log").string() + "' 2>&1";
 		if (std::system(run.c_str()) != 0)
-			throw std::runtime_error("openssl could not make the test certificates (is the openssl package installed?)");
+			throw std::runtime_error(
+			    "openssl could not make the test certificates (is the openssl package installed?)");
 	}
 };
 
 } // namespace mxwatch::test
 
-namespace mxwatch::test {
+namespace mxwatch::test
+{
 
 // A temporary directory for one test, removed at its end.
-class ScratchDir {
+class ScratchDir
+{
 public:
 	ScratchDir()
 	{

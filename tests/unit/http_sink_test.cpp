@@ -19,8 +19,10 @@
 #include <gtest/gtest.h>
 #include <sstream>
 
-namespace mxwatch {
-namespace {
+namespace mxwatch
+{
+namespace
+{
 
 using namespace std::chrono_literals;
 using namespace test;
@@ -322,9 +324,9 @@ TEST(HttpSink, HttpsWithAnotherCaOrTheSystemStoreIsRefusedWithAClearError)
 	o.ca_file = pki.other_ca.string();
 	auto sink = make_http_sink(receiver.url(), o);
 	EXPECT_EQ(sink->write(rendered(1)), Delivery::Retry);
-	const std::string expected = "TLS: the certificate of https://127.0.0.1:" + std::to_string(receiver.port()) +
-	                             " was not verified: unable to get local issuer certificate (trusted: " +
-	                             pki.other_ca.string() + ")";
+	const std::string expected =
+	    "TLS: the certificate of https://127.0.0.1:" + std::to_string(receiver.port()) +
+	    " was not verified: unable to get local issuer certificate (trusted: " + pki.other_ca.string() + ")";
 	EXPECT_EQ(sink->last_error(), expected);
 
 	auto system_store = make_http_sink(receiver.url(), options());
@@ -347,7 +349,8 @@ TEST(HttpSink, UnusableSecretsAndCaFilesAreOneLineSetupErrors)
 	EXPECT_EQ(with([&](HttpSinkOptions &o) { o.token_file = missing; }),
 	          "--http-token-file " + missing + ": cannot read it: No such file or directory");
 	const std::string empty = dir.write("empty", "\n");
-	EXPECT_EQ(with([&](HttpSinkOptions &o) { o.token_file = empty; }), "--http-token-file " + empty + ": the file is empty");
+	EXPECT_EQ(with([&](HttpSinkOptions &o) { o.token_file = empty; }),
+	          "--http-token-file " + empty + ": the file is empty");
 	const std::string two_lines = dir.write("two", "a\nb\n");
 	EXPECT_EQ(with([&](HttpSinkOptions &o) { o.token_file = two_lines; }),
 	          "--http-token-file " + two_lines + ": expected one line without control characters");
@@ -360,7 +363,8 @@ TEST(HttpSink, UnusableSecretsAndCaFilesAreOneLineSetupErrors)
 	          }),
 	          "--http-token-file and --http-basic-auth-file: choose one");
 	const std::string not_pem = dir.write("ca.pem", "not a certificate\n");
-	EXPECT_EQ(with([&](HttpSinkOptions &o) { o.ca_file = not_pem; }), "--http-ca-file " + not_pem + ": no PEM certificate in it");
+	EXPECT_EQ(with([&](HttpSinkOptions &o) { o.ca_file = not_pem; }),
+	          "--http-ca-file " + not_pem + ": no PEM certificate in it");
 	EXPECT_EQ(setup_error([&] { make_alertmanager_sink("am:9093", options()); }),
 	          "--sink alertmanager:am:9093: expected a URL such as https://HOST[:PORT][/PATH]");
 }
@@ -383,8 +387,9 @@ TEST(AlertmanagerMessage, LabelsIdentifyTheProcessAcrossStagesAnnotationsExplain
 	const nlohmann::json annotations = alertmanager_annotations(first);
 	EXPECT_EQ(annotations["summary"], first.message);
 	EXPECT_EQ(annotations["reason"], "all 4 rounding modes");
-	EXPECT_EQ(annotations["evidence"], "samples per mode: nearest 10, down 11, up 12, toward zero 13; 30 transitions; "
-	                                   "FTZ/DAZ 100%; score 0.87 (thread evidence, 60 s window)");
+	EXPECT_EQ(annotations["evidence"],
+	          "samples per mode: nearest 10, down 11, up 12, toward zero 13; 30 transitions; "
+	          "FTZ/DAZ 100%; score 0.87 (thread evidence, 60 s window)");
 	EXPECT_EQ(annotations["executable"], "/usr/bin/xmrig");
 	EXPECT_EQ(annotations["event_id"], first.event_id);
 	// The first alert's time, whatever the stage.

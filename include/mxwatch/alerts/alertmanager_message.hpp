@@ -21,7 +21,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-namespace mxwatch {
+namespace mxwatch
+{
 
 inline constexpr const char *kAlertmanagerAlertName = "RandomXMiner";
 inline constexpr const char *kAlertmanagerPath = "/api/v2/alerts";

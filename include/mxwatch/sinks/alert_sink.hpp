@@ -86,11 +86,11 @@ struct SinkSpec {
 // What the http and alertmanager sinks share (--http-* and --alertmanager-* options).
 struct HttpSinkOptions {
 	enum class Body { Json, Ndjson } body = Body::Json; // http: one document per POST, or NDJSON batches
-	std::size_t batch_max = 100;                       // ndjson: alerts per POST at most
-	std::string token_file;                            // bearer token, read at start (and reload)
-	std::string basic_auth_file;                       // "user:password", one line
-	std::string ca_file;                               // PEM CA bundle instead of the system trust store
-	std::chrono::milliseconds timeout{5000};           // connect, send and answer, each
+	std::size_t batch_max = 100;                        // ndjson: alerts per POST at most
+	std::string token_file;                             // bearer token, read at start (and reload)
+	std::string basic_auth_file;                        // "user:password", one line
+	std::string ca_file;                                // PEM CA bundle instead of the system trust store
+	std::chrono::milliseconds timeout{5000};            // connect, send and answer, each
 	// Alertmanager: how often active alerts are sent again, and for how long each
 	// sending keeps them firing (endsAt) if no other follows (mxwatch gone).
 	std::chrono::milliseconds resend{60'000};

@@ -21,11 +21,13 @@
 #include <string>
 #include <string_view>
 
-namespace httplib {
+namespace httplib
+{
 class Client;
 }
 
-namespace mxwatch {
+namespace mxwatch
+{
 
 struct HttpUrl {
 	std::string scheme; // "http" or "https"
@@ -41,7 +43,8 @@ struct HttpUrl {
 // in a few words ("unknown scheme ftp (expected http or https)").
 std::optional<HttpUrl> parse_http_url(std::string_view text, std::string &error);
 
-class HttpPoster {
+class HttpPoster
+{
 public:
 	// Reads the token or basic-auth file and checks the CA file: SetupError naming
 	// the option and file when one cannot be used.
