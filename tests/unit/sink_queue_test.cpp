@@ -277,7 +277,8 @@ TEST(SinkQueue, RefreshRunsWhileIdleButNotDuringAnOutage)
 	auto script = std::make_shared<Script>();
 	auto refreshes = std::make_shared<std::atomic<int>>(0);
 	script->results = {Delivery::Retry};
-	SinkQueue queue(std::make_unique<RefreshingSink>(script, refreshes), 16, {.initial = 1h, .max = 1h, .jitter = 0});
+	SinkQueue queue(std::make_unique<RefreshingSink>(script, refreshes), 16,
+	                {.initial = 1h, .max = 1h, .jitter = 0});
 	ASSERT_TRUE(eventually([&] { return refreshes->load() >= 2; })); // idle: refreshed when due
 	queue.offer(alert(0));
 	ASSERT_TRUE(eventually([&] { return queue.stats().failing; }));
