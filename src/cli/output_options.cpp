@@ -73,7 +73,7 @@ void add_output_options(CLI::App &app, OutputOptions &options)
 	    ->capture_default_str();
 	app.add_option("--alertmanager-resend", options.alertmanager_resend_s,
 	               "alertmanager sinks: seconds between re-sending the active alerts; each sending keeps them "
-	               "firing for 4 times this")
+	               "firing for 4 times this, or --ongoing-interval and this if longer")
 	    ->group(group)
 	    ->check(CLI::Range(1.0, 3600.0))
 	    ->capture_default_str();
@@ -90,6 +90,7 @@ SinkOptions sink_options(const OutputOptions &options)
 	http.ca_file = options.http_ca_file;
 	http.timeout = std::chrono::milliseconds(static_cast<long>(options.http_timeout_s * 1000));
 	http.resend = std::chrono::milliseconds(static_cast<long>(options.alertmanager_resend_s * 1000));
+	http.ongoing_interval = std::chrono::milliseconds(static_cast<long>(options.ongoing_interval_s * 1000));
 	http.stale_after = std::chrono::milliseconds(static_cast<long>((2 * options.ongoing_interval_s + 60) * 1000));
 	return sink;
 }

@@ -3,8 +3,10 @@
 //
 // Alertmanager resolves an alert whose endsAt has passed, so an alert stays
 // firing only while it is sent again: each first or ongoing alert is posted with
-// endsAt = now + resend * resend_validity, and the sink re-posts every active
-// alert every `resend` (the detector's own ongoing alerts come far more rarely).
+// endsAt = now + resend * resend_validity (4 min), or the ongoing interval and one
+// resend if longer (6 min by default: a reload makes a new sink that knows no
+// active alert, and the next ongoing alert must arrive before they expire), and
+// the sink re-posts every active alert every `resend` (60 s).
 // A resolved alert is posted once with endsAt = its time, and no longer re-sent.
 // If mxwatch stops, its alerts resolve by themselves at their last endsAt (the
 // MxwatchDown rule says why). An alert no ongoing alert confirmed for
@@ -49,7 +51,8 @@ class AlertmanagerSink final : public AlertSink
 public:
 	AlertmanagerSink(HttpUrl url, const HttpSinkOptions &options)
 	    : poster_(api_url(std::move(url)), options), options_(options),
-	      validity_(options.resend * std::max(1u, options.resend_validity))
+	      validity_(std::max<Steady::duration>(options.resend * std::max(1u, options.resend_validity),
+	                                           options.ongoing_interval + options.resend))
 	{
 	}
 

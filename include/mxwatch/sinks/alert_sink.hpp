@@ -92,9 +92,13 @@ struct HttpSinkOptions {
 	std::string ca_file;                                // PEM CA bundle instead of the system trust store
 	std::chrono::milliseconds timeout{5000};            // connect, send and answer, each
 	// Alertmanager: how often active alerts are sent again, and for how long each
-	// sending keeps them firing (endsAt) if no other follows (mxwatch gone).
+	// sending keeps them firing (endsAt) if no other follows (mxwatch gone):
+	// resend * resend_validity, or the detector's ongoing interval and one resend
+	// if that is longer (a reload starts the sink afresh; the next ongoing alert
+	// must come before the last endsAt).
 	std::chrono::milliseconds resend{60'000};
-	unsigned resend_validity = 4; // endsAt = now + resend * this
+	unsigned resend_validity = 4;
+	std::chrono::milliseconds ongoing_interval{300'000};
 	// Alertmanager: an alert not confirmed by an ongoing alert for this long is
 	// dropped from the re-sent set (its resolution was lost); twice the detector's
 	// ongoing interval and a minute, by default.
