@@ -8,6 +8,7 @@
 
 #include "mxwatch/enrich/executable_hash.hpp"
 #include "mxwatch/enrich/process_info.hpp"
+#include "mxwatch/enrich/process_sockets.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -34,6 +35,13 @@ public:
 	virtual std::shared_ptr<ExecutableHasher> hasher() const = 0;
 	// Whether these processes run here, so that a response can be applied to them.
 	virtual bool local() const = 0;
+	// The process's sockets now (see process_sockets.hpp); nothing where the
+	// processes are not on this host, or when `pid` is no longer that process.
+	virtual std::optional<ProcessSockets> sockets(std::uint32_t pid, const ProcessFacts &facts) const
+	{
+		(void)pid, (void)facts;
+		return std::nullopt;
+	}
 };
 
 // The live host's /proc.
@@ -45,6 +53,7 @@ public:
 	std::optional<bool> running(std::uint32_t pid, const ProcessFacts &facts) const override;
 	std::shared_ptr<ExecutableHasher> hasher() const override { return hasher_; }
 	bool local() const override { return true; }
+	std::optional<ProcessSockets> sockets(std::uint32_t pid, const ProcessFacts &facts) const override;
 
 private:
 	std::shared_ptr<ExecutableHasher> hasher_;
