@@ -5,6 +5,7 @@
 #   /etc/mxwatch/mxwatch.toml               packaging/mxwatch.toml, a conffile
 #   /usr/share/man/man8/mxwatch.8.gz        packaging/mxwatch.8 (roff)
 #   /usr/share/doc/mxwatch/copyright, changelog.gz (changelog.Debian.gz for a -revision)
+#   /usr/share/mxwatch/prometheus/mxwatch-rules.yml   packaging/prometheus/ (alerting rules)
 # and the maintainer scripts in packaging/debian/. Depends comes from dpkg-shlibdeps.
 # The version is the project's unless -DMXWATCH_PACKAGE_VERSION=... says otherwise; a
 # one-off package of another version (tests/package/lifecycle.sh) needs no reconfigure:
@@ -60,6 +61,8 @@ install(FILES ${_mxw_pkg_src}/mxwatch.toml DESTINATION ${MXWATCH_CONFIG_DIR} COM
 install(FILES ${_mxw_pkg_bin}/mxwatch.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8 COMPONENT mxwatch)
 install(FILES ${_mxw_pkg_src}/copyright ${_mxw_pkg_bin}/${_mxw_changelog}.gz
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/mxwatch COMPONENT mxwatch)
+install(FILES ${_mxw_pkg_src}/prometheus/mxwatch-rules.yml
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/mxwatch/prometheus COMPONENT mxwatch)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME mxwatch)

@@ -17,6 +17,8 @@ packages=(
 	libssl-dev rsyslog systemd libclang-rt-14-dev
 	# container metadata tests: a real Podman (its API socket) with runc, images built locally
 	podman runc conmon tar
+	# the http sink tests make a test CA
+	openssl
 	# the non-root test: setpriv
 	util-linux
 	# the evaluation's benign workloads (bench/eval)
@@ -42,15 +44,24 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-# promtool (Prometheus's own linter) for the metrics test, taken from Debian's
-# prometheus package without installing it: installing would enable and start a
-# Prometheus server on this host.
+# Prometheus, promtool and Alertmanager for the metrics, rules and fleet tests,
+# taken from Debian's prometheus and prometheus-alertmanager packages without
+# installing them: installing would enable and start both servers on this host.
+# The tests run them with private configuration and data directories.
 tools=/opt/mxwatch-test-tools
-if [[ ! -x $tools/bin/promtool ]]; then
+# Debian's Alertmanager reads its notification templates from a fixed path: they go
+# where its package would put them (data files only).
+templates=/usr/share/prometheus/alertmanager
+if [[ ! -x $tools/bin/promtool || ! -x $tools/bin/prometheus || ! -x $tools/bin/prometheus-alertmanager ||
+	! -f $templates/default.tmpl ]]; then
 	scratch=$(mktemp -d)
 	chmod 0755 "$scratch" # apt downloads as _apt
-	(cd "$scratch" && apt-get download -qq prometheus >/dev/null && dpkg-deb -x prometheus_*.deb root)
-	install -D -m 0755 "$scratch/root/usr/bin/promtool" "$tools/bin/promtool"
+	(cd "$scratch" && apt-get download -qq prometheus prometheus-alertmanager >/dev/null &&
+		for deb in ./*.deb; do dpkg-deb -x "$deb" root; done)
+	for tool in promtool prometheus prometheus-alertmanager; do
+		install -D -m 0755 "$scratch/root/usr/bin/$tool" "$tools/bin/$tool"
+	done
+	install -D -m 0644 -t "$templates" "$scratch/root$templates"/*.tmpl
 	rm -rf "$scratch"
 fi
-echo "install-deps.sh: ${#packages[@]} packages present, promtool in $tools/bin"
+echo "install-deps.sh: ${#packages[@]} packages present; promtool, prometheus and prometheus-alertmanager in $tools/bin"

@@ -164,6 +164,8 @@ void parse_command_line(CommandLine &cli, std::vector<std::string> args)
 		throw;
 	}
 	cli.common.config_file = app.get_config_ptr()->as<std::string>();
+	// The alertmanager sink stops re-sending an alert no ongoing alert confirmed for a while.
+	cli.common.output.ongoing_interval_s = cli.common.detection.ongoing_interval_s;
 	if (!app.get_subcommands().empty())
 		cli.command = app.get_subcommands().front()->get_name();
 }

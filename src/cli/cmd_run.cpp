@@ -153,6 +153,7 @@ private:
 int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 {
 	CommonOptions running = cli.common;
+	check_output(running.output); // a sink that cannot work is reported before attaching
 	StopSignals::install();
 	PipelineOptions options = running.to_pipeline_options();
 	// An exited process that was not alerted on goes 1 s after its last sample:

@@ -21,7 +21,8 @@ void add_output_options(CLI::App &app, OutputOptions &options)
 	const std::string group = "Alerts (see docs/alerts.md)";
 	app.add_option("--sink", options.sinks,
 	               "Where alerts go, any number of: stdout, file:PATH, journald, syslog (/dev/log), "
-	               "syslog:unix:PATH, syslog:udp:HOST:PORT, syslog:tcp:HOST:PORT (default: stdout)")
+	               "syslog:unix:PATH, syslog:udp:HOST:PORT, syslog:tcp:HOST:PORT, http:URL (POST, JSON or NDJSON), "
+	               "alertmanager:URL (Alertmanager API v2) (default: stdout)")
 	    ->group(group)
 	    ->check(CLI::Validator(
 	        [](std::string &value) {
@@ -56,18 +57,60 @@ void add_output_options(CLI::App &app, OutputOptions &options)
 	    ->group(group)
 	    ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
 	    ->capture_default_str();
+	app.add_option("--http-format", options.http_format,
+	               "http sinks: json (one alert document per POST) or ndjson (what is queued, up to 100 alerts, "
+	               "per POST, one document a line)")
+	    ->group(group)
+	    ->check(CLI::IsMember({"json", "ndjson"}))
+	    ->capture_default_str();
+	app.add_option("--http-token-file", options.http_token_file,
+	               "http and alertmanager sinks: send the token in this file as 'Authorization: Bearer'")
+	    ->group(group);
+	app.add_option("--http-basic-auth-file", options.http_basic_auth_file,
+	               "http and alertmanager sinks: HTTP basic authentication, USER:PASSWORD on one line of this file")
+	    ->group(group);
+	app.add_option("--http-ca-file", options.http_ca_file,
+	               "https URLs: trust the CA certificates (PEM) in this file instead of the system trust store")
+	    ->group(group);
+	app.add_option("--http-timeout", options.http_timeout_s,
+	               "http and alertmanager sinks: seconds to connect, to send, and to wait for the answer")
+	    ->group(group)
+	    ->check(CLI::Range(0.1, 300.0))
+	    ->capture_default_str();
+	app.add_option("--alertmanager-resend", options.alertmanager_resend_s,
+	               "alertmanager sinks: seconds between re-sending the active alerts; each sending keeps them "
+	               "firing for 4 times this, or --ongoing-interval and this if longer")
+	    ->group(group)
+	    ->check(CLI::Range(1.0, 3600.0))
+	    ->capture_default_str();
+}
+
+SinkOptions sink_options(const OutputOptions &options)
+{
+	SinkOptions sink;
+	sink.syslog_facility = syslog_facility_from_string(options.syslog_facility).value_or(kSyslogFacilityDaemon);
+	HttpSinkOptions &http = sink.http;
+	http.body = options.http_format == "ndjson" ? HttpSinkOptions::Body::Ndjson : HttpSinkOptions::Body::Json;
+	http.token_file = options.http_token_file;
+	http.basic_auth_file = options.http_basic_auth_file;
+	http.ca_file = options.http_ca_file;
+	http.timeout = std::chrono::milliseconds(static_cast<long>(options.http_timeout_s * 1000));
+	http.resend = std::chrono::milliseconds(static_cast<long>(options.alertmanager_resend_s * 1000));
+	http.ongoing_interval = std::chrono::milliseconds(static_cast<long>(options.ongoing_interval_s * 1000));
+	http.stale_after = std::chrono::milliseconds(static_cast<long>((2 * options.ongoing_interval_s + 60) * 1000));
+	return sink;
 }
 
 namespace {
 
 template <typename Output> void add_sinks(Output &output, const OutputOptions &options)
 {
-	const int facility = syslog_facility_from_string(options.syslog_facility).value_or(kSyslogFacilityDaemon);
+	const SinkOptions settings = sink_options(options);
 	for (const auto &text : sinks_or_default(options)) {
 		const auto parsed = parse_sink_spec(text);
 		if (!parsed.spec)
 			throw SetupError(parsed.error);
-		output.add_sink(make_sink(*parsed.spec, facility));
+		output.add_sink(make_sink(*parsed.spec, settings));
 	}
 }
 
@@ -95,6 +138,18 @@ std::unique_ptr<QueuedOutput> make_output(const OutputOptions &options, HostIden
 	auto output = std::make_unique<QueuedOutput>(std::move(host), settings);
 	add_sinks(*output, options);
 	return output;
+}
+
+void check_output(const OutputOptions &options)
+{
+	const SinkOptions settings = sink_options(options);
+	for (const auto &text : sinks_or_default(options)) {
+		const auto parsed = parse_sink_spec(text);
+		if (!parsed.spec)
+			throw SetupError(parsed.error);
+		make_sink(*parsed.spec, settings);
+	}
+	make_miner_identifier(options); // rules that do not compile: before anything is attached
 }
 
 std::unique_ptr<JsonLinesOutput> make_batch_output(const OutputOptions &options, HostIdentity host,

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/sinks/sink_queue.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <spdlog/spdlog.h>
 #include <thread>
+#include <vector>
 
 namespace mxwatch
 {
@@ -44,7 +46,7 @@ struct SinkQueue::State {
 	std::condition_variable wake; // an item, a poke, close, give up
 	std::condition_variable idle; // drained or finished
 	std::deque<Item> items;
-	bool in_flight = false; // an item (or a reopen) is in the sink's hands
+	std::size_t in_flight = 0; // alerts in the sink's hands (1 during a reopen)
 	bool poked = false;
 	bool closed = false;
 	bool abandoned = false; // shutdown gave up: end without writing more
@@ -68,20 +70,21 @@ struct SinkQueue::State {
 	{
 	}
 
-	void on_delivered(Clock::time_point now)
+	// `n`: the alerts of the delivery (a batch), already counted in `delivered`.
+	void on_delivered(Clock::time_point now, std::uint64_t n)
 	{
 		backoff.reset();
 		retry_at = {};
 		if (!failing)
 			return;
-		late++;
-		late_in_outage++;
+		late += n;
+		late_in_outage += n;
 		if (!recovering) {
 			recovering = true;
 			recovered_at = now;
 			backlog = items.size();
-		} else if (backlog > 0) {
-			backlog--;
+		} else {
+			backlog -= std::min<std::size_t>(backlog, n);
 		}
 		if (backlog > 0)
 			return;
@@ -93,7 +96,8 @@ struct SinkQueue::State {
 		late_in_outage = 0;
 	}
 
-	void on_retry(const std::string &error, Clock::time_point now)
+	// `attempted`: the alerts of the attempt (already counted in `retried`).
+	void on_retry(const std::string &error, Clock::time_point now, std::uint64_t attempted)
 	{
 		const auto wait = backoff.next();
 		retry_at = now + wait;
@@ -103,7 +107,7 @@ struct SinkQueue::State {
 			recovering = false;
 			failing_since = last_reminder = now;
 			dropped_before = dropped;
-			retried_before = retried - 1;
+			retried_before = retried - attempted;
 			late_in_outage = 0;
 			spdlog::warn(
 			    "alert sink {} is failing ({}): {} alert{} kept queued and retried, first in {} ms, "
@@ -140,11 +144,11 @@ struct SinkQueue::State {
 			spdlog::warn(
 			    "alert sink {} is not keeping up: {} alert{} dropped so far ({} queued, the most it "
 			    "holds{})",
-			    name, dropped, plural(dropped), items.size() + (in_flight ? 1 : 0),
+			    name, dropped, plural(dropped), items.size() + in_flight,
 			    failing ? "; it is failing: " + last_error : "");
 	}
 
-	bool idle_now() const { return items.empty() && !in_flight; }
+	bool idle_now() const { return items.empty() && in_flight == 0; }
 
 	static void run(State &s)
 	{
@@ -152,38 +156,67 @@ struct SinkQueue::State {
 		while (!s.abandoned) {
 			if (s.poked) {
 				s.poked = false;
-				s.in_flight = true;
+				s.in_flight = 1;
 				lock.unlock();
 				try {
 					s.sink->reopen();
 				} catch (...) {
 				}
 				lock.lock();
-				s.in_flight = false;
+				s.in_flight = 0;
 				s.retry_at = {}; // an operator's SIGHUP: try the waiting alert now
 				continue;
 			}
+			if (s.items.empty() && s.closed)
+				break;
+			// Between alerts (not in an outage: the alert being retried goes first).
+			const auto refresh_at = s.failing ? std::nullopt : s.sink->refresh_due();
+			if (refresh_at && Clock::now() >= *refresh_at) {
+				lock.unlock();
+				try {
+					s.sink->refresh();
+				} catch (const std::exception &e) {
+					spdlog::warn("alert sink {}: refresh failed: {}", s.name, e.what());
+				} catch (...) {
+				}
+				lock.lock();
+				continue;
+			}
 			if (s.items.empty()) {
-				if (s.closed)
-					break;
 				s.idle.notify_all();
-				s.wake.wait(lock);
+				if (refresh_at)
+					s.wake.wait_until(lock, *refresh_at);
+				else
+					s.wake.wait(lock);
 				continue;
 			}
 			if (Clock::now() < s.retry_at) {
 				s.wake.wait_until(lock, s.retry_at);
 				continue;
 			}
-			Item item = std::move(s.items.front());
-			s.items.pop_front();
-			s.in_flight = true;
+			// One alert, or as many as the sink takes at once (NDJSON batches).
+			std::vector<Item> batch;
+			const std::size_t limit = std::max<std::size_t>(1, s.sink->batch_limit());
+			while (!s.items.empty() && batch.size() < limit) {
+				batch.push_back(std::move(s.items.front()));
+				s.items.pop_front();
+			}
+			const std::uint64_t n = batch.size();
+			s.in_flight = n;
 			lock.unlock();
 			Delivery result = Delivery::Rejected;
 			std::string error;
 			// An escaping exception must not end the thread (std::terminate) and with
 			// it the daemon; nor may it hold the queue forever.
 			try {
-				result = s.sink->write(*item);
+				if (n == 1) {
+					result = s.sink->write(*batch.front());
+				} else {
+					std::vector<const RenderedAlert *> alerts;
+					for (const Item &item : batch)
+						alerts.push_back(item.get());
+					result = s.sink->write_batch(alerts);
+				}
 				if (result != Delivery::Delivered)
 					error = s.sink->last_error();
 			} catch (const std::exception &e) {
@@ -194,24 +227,26 @@ struct SinkQueue::State {
 			if (error.empty())
 				error = "no reason given";
 			lock.lock();
-			s.in_flight = false;
+			s.in_flight = 0;
 			if (s.abandoned) {
-				(result == Delivery::Delivered ? s.delivered : s.failed)++;
+				(result == Delivery::Delivered ? s.delivered : s.failed) += n;
 				break;
 			}
 			switch (result) {
 			case Delivery::Delivered:
-				s.delivered++;
-				s.on_delivered(Clock::now());
+				s.delivered += n;
+				s.on_delivered(Clock::now(), n);
 				break;
 			case Delivery::Rejected:
-				s.failed++;
+				s.failed += n;
 				s.on_rejected(error);
 				break;
 			case Delivery::Retry:
-				s.items.push_front(std::move(item)); // it stays first: order is kept
-				s.retried++;
-				s.on_retry(error, Clock::now());
+				// They stay first: order is kept.
+				for (auto it = batch.rbegin(); it != batch.rend(); ++it)
+					s.items.push_front(std::move(*it));
+				s.retried += n;
+				s.on_retry(error, Clock::now(), n);
 				break;
 			}
 		}
@@ -240,7 +275,7 @@ bool SinkQueue::offer(Item alert)
 {
 	{
 		std::lock_guard lock(state_->mutex);
-		if (state_->closed || state_->items.size() + (state_->in_flight ? 1 : 0) >= state_->capacity) {
+		if (state_->closed || state_->items.size() + state_->in_flight >= state_->capacity) {
 			state_->count_drop(1);
 			return false;
 		}
@@ -299,7 +334,7 @@ std::uint64_t SinkQueue::stop(Clock::time_point deadline)
 		given_up = s.items.size();
 		s.failed += given_up;
 		s.items.clear();
-		writing = s.in_flight;
+		writing = s.in_flight > 0;
 		s.wake.notify_one();
 		// A thread waiting for its next retry ends at once; one inside a write is
 		// left to finish it (counted then, if it ever returns).
@@ -326,8 +361,7 @@ SinkStats SinkQueue::stats() const
 {
 	const State &s = *state_;
 	std::lock_guard lock(s.mutex);
-	return {s.name,   s.delivered, s.failed, s.dropped, s.retried, s.late, s.items.size() + (s.in_flight ? 1 : 0),
-	        s.failing};
+	return {s.name, s.delivered, s.failed, s.dropped, s.retried, s.late, s.items.size() + s.in_flight, s.failing};
 }
 
 } // namespace mxwatch

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // --sink values: which sink, and where.
 #include "mxwatch/sinks/alert_sink.hpp"
+#include "mxwatch/sinks/http_post.hpp"
 
 #include <charconv>
 #include <fmt/format.h>
@@ -87,10 +88,25 @@ SinkSpecResult parse_sink_spec(std::string_view text)
 		}
 		return error(text, "expected syslog, syslog:unix:PATH, syslog:udp:HOST:PORT or syslog:tcp:HOST:PORT");
 	}
-	return error(text, "expected stdout, file:PATH, syslog[:unix:PATH|:udp:HOST:PORT|:tcp:HOST:PORT] or journald");
+	for (const auto &[prefix, kind] :
+	     {std::pair{std::string_view("http:"), SinkSpec::Kind::Http},
+	      std::pair{std::string_view("alertmanager:"), SinkSpec::Kind::Alertmanager}}) {
+		if (!text.starts_with(prefix))
+			continue;
+		spec.kind = kind;
+		spec.url = std::string(text.substr(prefix.size()));
+		if (spec.url.empty())
+			return error(text, fmt::format("no URL after '{}'", prefix));
+		std::string why;
+		if (!parse_http_url(spec.url, why))
+			return error(text, why);
+		return {spec, {}};
+	}
+	return error(text, "expected stdout, file:PATH, syslog[:unix:PATH|:udp:HOST:PORT|:tcp:HOST:PORT], journald, "
+	                   "http:URL or alertmanager:URL");
 }
 
-std::unique_ptr<AlertSink> make_sink(const SinkSpec &spec, int syslog_facility)
+std::unique_ptr<AlertSink> make_sink(const SinkSpec &spec, const SinkOptions &options)
 {
 	switch (spec.kind) {
 	case SinkSpec::Kind::Stdout:
@@ -98,11 +114,22 @@ std::unique_ptr<AlertSink> make_sink(const SinkSpec &spec, int syslog_facility)
 	case SinkSpec::Kind::File:
 		return make_file_sink(spec.path);
 	case SinkSpec::Kind::Syslog:
-		return make_syslog_sink(spec, syslog_facility);
+		return make_syslog_sink(spec, options.syslog_facility);
 	case SinkSpec::Kind::Journald:
 		return make_journald_sink();
+	case SinkSpec::Kind::Http:
+		return make_http_sink(spec.url, options.http);
+	case SinkSpec::Kind::Alertmanager:
+		return make_alertmanager_sink(spec.url, options.http);
 	}
 	return make_stdout_sink();
+}
+
+std::unique_ptr<AlertSink> make_sink(const SinkSpec &spec, int syslog_facility)
+{
+	SinkOptions options;
+	options.syslog_facility = syslog_facility;
+	return make_sink(spec, options);
 }
 
 } // namespace mxwatch

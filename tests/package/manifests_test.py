@@ -129,12 +129,29 @@ class Manifests(unittest.TestCase):
         self.assertEqual(volumes[mounts["/sys/kernel/btf"]["name"]]["hostPath"]["path"], "/sys/kernel/btf")
         self.assertEqual(volumes[mounts["/sys/fs/cgroup"]["name"]]["hostPath"]["path"], "/sys/fs/cgroup")
 
+    def test_podmonitor_scrapes_the_daemonset_metrics_port(self):
+        monitors = self.by_kind.get("PodMonitor", [])
+        self.assertEqual(len(monitors), 1, "one PodMonitor (Prometheus Operator)")
+        monitor = monitors[0]
+        self.assertEqual(monitor["apiVersion"], "monitoring.coreos.com/v1")
+        labels = self.daemonset()["spec"]["template"]["metadata"]["labels"]
+        for key, value in monitor["spec"]["selector"]["matchLabels"].items():
+            self.assertEqual(labels.get(key), value, f"the PodMonitor's selector {key} matches no mxwatch pod")
+        ports = {p["name"] for p in self.container().get("ports", [])}
+        for endpoint in monitor["spec"]["podMetricsEndpoints"]:
+            self.assertIn(endpoint["port"], ports)
+            self.assertEqual(endpoint.get("path", "/metrics"), "/metrics")
+            targets = [r.get("targetLabel") for r in endpoint.get("relabelings", [])]
+            self.assertIn("node", targets, "alerts name the node")
+
     def test_yamllint(self):
         if shutil.which("yamllint") is None:
             if os.environ.get("CI") == "true":
                 self.fail("yamllint not found (scripts/install-deps.sh installs it)")
             self.skipTest("yamllint not installed")
         files = sorted(os.path.join(KUBE_DIR, n) for n in os.listdir(KUBE_DIR) if n.endswith(".yaml"))
+        prometheus_dir = os.path.join(SOURCE_DIR, "packaging", "prometheus")
+        files.append(os.path.join(prometheus_dir, "mxwatch-rules.yml"))  # its tests hold long series
         result = subprocess.run(["yamllint", "-s", "-d", YAMLLINT_CONFIG, *files],
                                 capture_output=True, text=True, check=False)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)

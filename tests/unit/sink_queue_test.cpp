@@ -6,9 +6,11 @@
 // rsyslogd stopped and restarted and a full tmpfs, are in
 // tests/integration/sink_outage_test.cpp.)
 #include "alert_samples.hpp"
+#include "captured_log.hpp"
 
 #include "mxwatch/sinks/sink_queue.hpp"
 
+#include <atomic>
 #include <deque>
 #include <gtest/gtest.h>
 #include <mutex>
@@ -23,6 +25,8 @@ namespace
 {
 
 using namespace std::chrono_literals;
+using test::CapturedLog;
+using test::eventually;
 
 TEST(Backoff, DoublesFromHalfASecondToThirtySeconds)
 {
@@ -115,44 +119,6 @@ SinkQueue::Item alert(int n)
 
 // Retries in a unit test wait a few milliseconds, not seconds.
 constexpr BackoffPolicy kFast{.initial = 1ms, .max = 4ms};
-
-// The log lines of one test.
-class CapturedLog
-{
-public:
-	CapturedLog()
-	    : ring_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256)), saved_(spdlog::default_logger())
-	{
-		auto logger = std::make_shared<spdlog::logger>("test", ring_);
-		logger->set_pattern("%l %v");
-		spdlog::set_default_logger(logger);
-	}
-	~CapturedLog() { spdlog::set_default_logger(saved_); }
-	std::vector<std::string> lines() const { return ring_->last_formatted(); }
-	std::vector<std::string> matching(const std::string &text) const
-	{
-		std::vector<std::string> out;
-		for (const auto &line : lines())
-			if (line.find(text) != std::string::npos)
-				out.push_back(line);
-		return out;
-	}
-
-private:
-	std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_;
-	std::shared_ptr<spdlog::logger> saved_;
-};
-
-template <typename Pred> bool eventually(Pred pred)
-{
-	const auto deadline = std::chrono::steady_clock::now() + 20s;
-	while (!pred()) {
-		if (std::chrono::steady_clock::now() > deadline)
-			return false;
-		std::this_thread::sleep_for(1ms);
-	}
-	return true;
-}
 
 TEST(SinkQueue, AnOutageDelaysAlertsButDeliversEachOnceInOrder)
 {
@@ -272,6 +238,57 @@ TEST(SinkQueue, ReopenRetriesAtOnceInsteadOfWaitingOutTheBackoff)
 	EXPECT_EQ(queue.stats().delivered, 1u);
 	std::lock_guard lock(script->mutex);
 	EXPECT_EQ(script->reopens, 1);
+}
+
+// A sink that wants refresh() every 5 ms (as the alertmanager sink re-sends).
+class RefreshingSink final : public AlertSink
+{
+public:
+	RefreshingSink(std::shared_ptr<Script> s, std::shared_ptr<std::atomic<int>> refreshes)
+	    : s_(std::move(s)), refreshes_(std::move(refreshes))
+	{
+	}
+	Delivery write(const RenderedAlert &) override
+	{
+		std::lock_guard lock(s_->mutex);
+		s_->attempts++;
+		if (s_->results.empty())
+			return Delivery::Delivered;
+		const Delivery result = s_->results.front();
+		s_->results.pop_front();
+		return result;
+	}
+	std::optional<std::chrono::steady_clock::time_point> refresh_due() const override { return last_ + 5ms; }
+	void refresh() override
+	{
+		last_ = std::chrono::steady_clock::now();
+		refreshes_->fetch_add(1);
+	}
+	std::string name() const override { return "refreshing"; }
+
+private:
+	std::shared_ptr<Script> s_;
+	std::shared_ptr<std::atomic<int>> refreshes_;
+	std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+TEST(SinkQueue, RefreshRunsWhileIdleButNotDuringAnOutage)
+{
+	auto script = std::make_shared<Script>();
+	auto refreshes = std::make_shared<std::atomic<int>>(0);
+	script->results = {Delivery::Retry};
+	SinkQueue queue(std::make_unique<RefreshingSink>(script, refreshes), 16,
+	                {.initial = 1h, .max = 1h, .jitter = 0});
+	ASSERT_TRUE(eventually([&] { return refreshes->load() >= 2; })); // idle: refreshed when due
+	queue.offer(alert(0));
+	ASSERT_TRUE(eventually([&] { return queue.stats().failing; }));
+	const int during = refreshes->load();
+	std::this_thread::sleep_for(50ms); // ten refresh periods, all in the outage
+	EXPECT_EQ(refreshes->load(), during);
+	queue.reopen(); // the retry goes through; refreshing resumes
+	ASSERT_TRUE(queue.wait_idle(std::chrono::steady_clock::now() + 20s));
+	EXPECT_EQ(queue.stats().delivered, 1u);
+	ASSERT_TRUE(eventually([&] { return refreshes->load() >= during + 2; }));
 }
 
 } // namespace

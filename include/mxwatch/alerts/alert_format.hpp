@@ -33,7 +33,13 @@ struct RenderedAlert {
 	AlertStage stage = AlertStage::First;
 	std::string event_id;
 	std::chrono::system_clock::time_point time;
+	// When the process was first alerted on (wall time): the same for its first,
+	// ongoing and resolved alerts (Alertmanager's startsAt).
+	std::chrono::system_clock::time_point started;
 	std::string host_name;
+	std::string reason;   // the detector's reason, one line
+	std::string evidence; // the evidence in one line for people: samples per mode, transitions, score
+
 	// The key facts under their ECS names, whatever the format, for transports
 	// with fields of their own (syslog structured data, journald): ecs_key_fields(),
 	// from the ECS document's own table. Valid UTF-8; control characters are
@@ -42,5 +48,9 @@ struct RenderedAlert {
 };
 
 RenderedAlert render_alert(const Alert &alert, AlertFormat format);
+
+// "samples per mode: nearest 120, down 41, up 38, toward zero 40; 96 transitions; FTZ/DAZ 100%; score 1.00
+// (process evidence, 60 s window)".
+std::string evidence_line(const Alert &alert);
 
 } // namespace mxwatch

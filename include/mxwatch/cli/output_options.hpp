@@ -19,9 +19,22 @@ struct OutputOptions {
 	std::size_t queue_size = 1024;
 	std::vector<std::string> yara_rules; // --yara-rules, beside the shipped rules
 	bool no_yara = false;                // --no-yara: executables are not scanned
+	// The http: and alertmanager: sinks.
+	std::string http_format = "json"; // or "ndjson"
+	std::string http_token_file;
+	std::string http_basic_auth_file;
+	std::string http_ca_file;
+	double http_timeout_s = 5;
+	double alertmanager_resend_s = 60;
+	// Not an option of its own: the detector's --ongoing-interval, copied after parsing.
+	double ongoing_interval_s = 300;
 };
 
-// Registers --sink, --format, --syslog-facility and --alert-queue-size on `app`
+// The sinks' settings from the options (after parsing: values are valid).
+SinkOptions sink_options(const OutputOptions &options);
+
+// Registers --sink, --format, --syslog-facility, --alert-queue-size and the
+// --http-* and --alertmanager-* options on `app`
 // (so a config file can set them too). Values are checked at parse time.
 void add_output_options(CLI::App &app, OutputOptions &options);
 
@@ -34,6 +47,9 @@ std::shared_ptr<MinerIdentifier> make_miner_identifier(const OutputOptions &opti
 // `hasher` is the enrich stage's executable-hash cache (ProcessDirectory::hasher()).
 std::unique_ptr<QueuedOutput> make_output(const OutputOptions &options, HostIdentity host,
 					  std::shared_ptr<ExecutableHasher> hasher);
+// Makes every sink once and discards it, so that what cannot work (an unreadable
+// token file, a file that cannot be opened) is a SetupError before anything is attached.
+void check_output(const OutputOptions &options);
 // The same sinks written in the caller's thread, every alert, nothing dropped:
 // for batch commands (`replay`).
 std::unique_ptr<JsonLinesOutput> make_batch_output(const OutputOptions &options, HostIdentity host,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // One sink's bounded queue and the thread that delivers it, in order, riding out
-// outages. The same for every sink (file, syslog, journald, and the network sinks
-// to come), so that a sink only says what became of one alert (alert_sink.hpp):
+// outages. The same for every sink (file, syslog, journald, http, alertmanager),
+// so that a sink only says what became of one alert (alert_sink.hpp):
 //
 //  - Delivered: taken off the queue.
 //  - Retry (peer down, disk full): the alert stays at the head of the queue and
@@ -9,6 +9,12 @@
 //    alerts behind it wait, so that order is kept and each is sent once. A
 //    SIGHUP (reopen) retries at once.
 //  - Rejected: counted as failed, the next one is tried.
+//
+// A sink that takes batches (batch_limit() > 1: the http sink's NDJSON) gets
+// what is queued, up to its limit, in one write_batch(); the batch's alerts are
+// counted one by one and go back to the head together on Retry. Between alerts,
+// and never during an outage, the thread calls the sink's refresh() when it is
+// due (the alertmanager sink re-sends its active alerts).
 //
 // offer() never blocks: past the bound an alert is dropped and counted. The log
 // says when a sink starts failing (once), reminds every 5 minutes while it is
