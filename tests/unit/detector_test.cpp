@@ -270,6 +270,54 @@ TEST(Detector, SustainedChurnStartsAgainAfterAPause)
 	EXPECT_FALSE(feed.first());
 }
 
+// The kernel's summaries (one record per 50 ms for a followed thread) of random
+// modes set like fesetround(): counted as the kernel counts them (bpf/mxwatch_counts.h).
+Sample fesetround_summary(std::mt19937 &rng, int &last_mode, std::uint64_t t_ns, int samples)
+{
+	Sample s;
+	s.timestamp_ns = t_ns;
+	s.tgid = s.tid = 100;
+	s.process_start_ns = 5;
+	s.comm = "worker";
+	SampleSummary summary;
+	summary.first_ns = t_ns - 40 * kMs;
+	for (int i = 0; i < samples; i++) {
+		const int mode = static_cast<int>(rng() % 4);
+		ModeCounts &c = summary.counts;
+		c.by_mode[static_cast<std::size_t>(mode)]++;
+		c.records++;
+		c.x87_agrees += mode != 0;
+		if (last_mode != 0) {
+			c.after_non_default++;
+			c.changed_after_non_default += mode != last_mode;
+		}
+		c.transitions += mode != last_mode;
+		last_mode = mode;
+	}
+	s.mxcsr = csr(last_mode);
+	s.x87_cw = x87(last_mode);
+	s.summary = summary;
+	return s;
+}
+
+TEST(Detector, SummariesOfChurnSetLikeFesetroundAwaitCorroborationAndTheFootprintDecides)
+{
+	Detector detector;
+	std::mt19937 rng(21);
+	int last_mode = 0;
+	std::uint64_t t = 1'000'000'000;
+	for (int i = 0; i < 60; i++, t += 50 * kMs) // 3 s of summaries, 5 samples each
+		EXPECT_FALSE(detector.observe(fesetround_summary(rng, last_mode, t, 5)));
+	const ProcessKey key{100, 5};
+	ASSERT_TRUE(detector.awaiting_corroboration().contains(key));
+	EXPECT_FALSE(detector.corroborate(key, randomx_light_footprint(100, 30), t)); // 3% of a CPU: too idle
+	const auto d = detector.corroborate(key, randomx_light_footprint(100, 400), t);
+	ASSERT_TRUE(d);
+	EXPECT_EQ(d->verdict.rule, DecisionRule::ChurnFootprint);
+	EXPECT_EQ(d->verdict.severity(), Severity::High);
+	EXPECT_EQ(d->threads, std::vector<std::uint32_t>{100});
+}
+
 TEST(Detector, OngoingUpdatesAreRateLimitedAndExitResolves)
 {
 	DetectorConfig config;
