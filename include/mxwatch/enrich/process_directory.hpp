@@ -6,6 +6,7 @@
 // on this host.
 #pragma once
 
+#include "mxwatch/detect/footprint.hpp"
 #include "mxwatch/enrich/executable_hash.hpp"
 #include "mxwatch/enrich/process_info.hpp"
 
@@ -34,6 +35,9 @@ public:
 	virtual std::shared_ptr<ExecutableHasher> hasher() const = 0;
 	// Whether these processes run here, so that a response can be applied to them.
 	virtual bool local() const = 0;
+	// Its memory and CPU use now (enrich/footprint.hpp); nothing when it is gone
+	// or when this directory cannot look (replay: footprints come from the recording).
+	virtual std::optional<Footprint> footprint(std::uint32_t, const ProcessFacts &) { return std::nullopt; }
 };
 
 // The live host's /proc.
@@ -45,6 +49,7 @@ public:
 	std::optional<bool> running(std::uint32_t pid, const ProcessFacts &facts) const override;
 	std::shared_ptr<ExecutableHasher> hasher() const override { return hasher_; }
 	bool local() const override { return true; }
+	std::optional<Footprint> footprint(std::uint32_t pid, const ProcessFacts &facts) override;
 
 private:
 	std::shared_ptr<ExecutableHasher> hasher_;
