@@ -26,6 +26,7 @@ void warn_restart_needed(const CommonOptions &running, const CommonOptions &want
 	check("attach", running.attach != wanted.attach);
 	check("ring-buffer-kib", running.ring_buffer_kib != wanted.ring_buffer_kib);
 	check("sampling-floor-hz", running.sampling_floor_hz != wanted.sampling_floor_hz);
+	check("sampling-boost", running.sampling_boost != wanted.sampling_boost);
 	check("metrics-address", running.metrics_address != wanted.metrics_address);
 	// CAP_KILL is kept only when an action was configured at start.
 	check("action", running.detection.action != wanted.detection.action);
@@ -86,6 +87,7 @@ bool reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline,
 		running.attach = kept.attach;
 		running.ring_buffer_kib = kept.ring_buffer_kib;
 		running.sampling_floor_hz = kept.sampling_floor_hz;
+		running.sampling_boost = kept.sampling_boost;
 		running.metrics_address = kept.metrics_address;
 		running.detection.action = kept.detection.action;
 		spdlog::info("reload: configuration{}{} applied; alerts go to {}",
