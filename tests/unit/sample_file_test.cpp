@@ -491,9 +491,27 @@ TEST(SampleFileFixtures, RandomxWorkloadsAreDetected)
 	}
 }
 
+TEST(SampleFileFixtures, EvasiveVariantsAreDetectedByTheRuleThatMustCatchThem)
+{
+	// The x87 word loaded like fesetround() with the light-mode cache's 256 MiB (FTZ/DAZ set;
+	// clear with the sticky flags kept): only the recorded footprint makes them miners.
+	for (const auto &[name, rule] : std::vector<std::pair<const char *, DecisionRule>>{
+		     {"evasive-x87-256mib.jsonl", DecisionRule::ChurnFootprint},
+		     {"evasive-x87-sticky-noftz.jsonl", DecisionRule::ChurnFootprint},
+		     {"v2-like.jsonl", DecisionRule::ChurnMxcsrOnly}}) {
+		const Replayed r = replay_fixture(name);
+		ASSERT_EQ(r.tgids.size(), 1u) << name << ": fixtures hold one workload";
+		ASSERT_FALSE(r.detections.empty()) << name << " (" << r.samples << " samples)";
+		EXPECT_EQ(r.detections[0].verdict.kind, VerdictKind::Miner) << name;
+		EXPECT_EQ(r.detections[0].verdict.rule, rule) << name << ": " << r.detections[0].verdict.reason;
+		if (rule == DecisionRule::ChurnFootprint)
+			EXPECT_GT(r.footprints, 0u) << name;
+	}
+}
+
 TEST(SampleFileFixtures, BenignRoundingIsNotDetected)
 {
-	for (const char *name : {"interval-boost.jsonl", "fixed-mode-up.jsonl"}) {
+	for (const char *name : {"interval-boost.jsonl", "fixed-mode-up.jsonl", "fenv-cycle-random.jsonl"}) {
 		const Replayed r = replay_fixture(name);
 		EXPECT_EQ(r.tgids.size(), 1u) << name;
 		EXPECT_GT(r.samples, 0u) << name;
