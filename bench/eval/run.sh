@@ -18,6 +18,7 @@
 #                      same options as mxw-randomx plus --v2): adds their rows. They are
 #                      never part of the repository or the build.
 #   ONLY               a regular expression: run only the workloads whose name matches
+#   EVAL_OUT           where recordings and the manifest go (default BUILD_DIR/eval)
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 runs=${2:-3}
@@ -25,7 +26,7 @@ seconds=${3:-8}
 benign_seconds=${BENIGN_SECONDS:-$seconds}
 only=${ONLY:-.}
 w=$build/tests/workloads
-out=$build/eval
+out=${EVAL_OUT:-$build/eval}
 mkdir -p "$out"
 rm -f "$out"/*.jsonl
 cgroot=$(findmnt -t cgroup2 -n -o TARGET | head -n1)
