@@ -123,9 +123,43 @@ std::string Alert::message() const
 		text = fmt::format("RandomX miner gone: process {} ({}) exited or went idle", d.key.tgid, d.comm);
 		break;
 	}
+	if (sockets) {
+		std::string peers;
+		int shown = 0;
+		for (const auto &e : sockets->endpoints)
+			if (e.connected() && shown++ < 3)
+				peers += fmt::format("{}{} {}", peers.empty() ? "" : ", ", e.transport,
+						     e.remote_ip.find(':') == std::string::npos
+							     ? fmt::format("{}:{}", e.remote_ip, e.remote_port)
+							     : fmt::format("[{}]:{}", e.remote_ip, e.remote_port));
+		if (!peers.empty())
+			text += "; connected to " + peers;
+	}
 	if (response)
 		text += fmt::format("; response {}: {}", to_string(response->action), response->describe());
 	return printable_utf8(text);
+}
+
+nlohmann::json sockets_document(const ProcessSockets &sockets)
+{
+	nlohmann::json list = nlohmann::json::array();
+	for (const auto &e : sockets.endpoints)
+		list.push_back({{"transport", e.transport},
+				{"local_ip", e.local_ip},
+				{"local_port", e.local_port},
+				{"remote_ip", e.remote_ip},
+				{"remote_port", e.remote_port},
+				{"state", e.state}});
+	return list;
+}
+
+std::vector<std::string> remote_ips(const ProcessSockets &sockets)
+{
+	std::vector<std::string> ips;
+	for (const auto &e : sockets.endpoints)
+		if (e.connected() && std::find(ips.begin(), ips.end(), e.remote_ip) == ips.end())
+			ips.push_back(e.remote_ip);
+	return ips;
 }
 
 nlohmann::json response_document(const ResponseOutcome &r)

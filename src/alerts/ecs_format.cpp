@@ -143,7 +143,21 @@ const EcsField kEcsFields[] = {
 	     return c && c->pod_uid ? Value("pod") : std::nullopt;
      }},
 
+    {"related.ip", false,
+     [](const Alert &a) -> Value {
+	     if (!a.sockets)
+		     return std::nullopt;
+	     auto ips = remote_ips(*a.sockets);
+	     return ips.empty() ? Value() : nlohmann::json(std::move(ips));
+     }},
+
     // mxwatch's own evidence (OCSF carries the same under unmapped.mxwatch).
+    {"mxwatch.sockets", false,
+     [](const Alert &a) -> Value {
+	     return a.sockets && !a.sockets->endpoints.empty() ? Value(sockets_document(*a.sockets)) : std::nullopt;
+     }},
+    {"mxwatch.sockets_omitted", false,
+     [](const Alert &a) -> Value { return a.sockets && a.sockets->omitted ? Value(a.sockets->omitted) : std::nullopt; }},
     {"mxwatch.alert", false, [](const Alert &a) -> Value { return to_string(a.stage()); }},
     {"mxwatch.samples_by_mode", false,
      [](const Alert &a) -> Value {

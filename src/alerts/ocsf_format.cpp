@@ -134,6 +134,11 @@ nlohmann::json unmapped_evidence(const Alert &a)
 		evidence["thread_ids"] = d.threads;
 	if (a.process.args_truncated)
 		evidence["args_truncated"] = true;
+	if (a.sockets && !a.sockets->endpoints.empty()) {
+		evidence["sockets"] = sockets_document(*a.sockets);
+		if (a.sockets->omitted)
+			evidence["sockets_omitted"] = a.sockets->omitted;
+	}
 	return evidence;
 }
 
@@ -222,6 +227,14 @@ nlohmann::json to_ocsf(const Alert &a)
 		f["device"] = device;
 	}
 	f["evidences"] = {{{"process", process_object(a)}}};
+	// One evidence artifact per connected socket: the process and where it talks to.
+	if (a.sockets)
+		for (const auto &e : a.sockets->endpoints)
+			if (e.connected())
+				f["evidences"].push_back(
+					{{"connection_info", {{"protocol_name", e.transport}}},
+					 {"src_endpoint", {{"ip", e.local_ip}, {"port", e.local_port}}},
+					 {"dst_endpoint", {{"ip", e.remote_ip}, {"port", e.remote_port}}}});
 	f["unmapped"]["mxwatch"] = unmapped_evidence(a);
 	if (a.response)
 		f["unmapped"]["mxwatch"]["response"] = response_document(*a.response);

@@ -145,10 +145,11 @@ int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 	CommonOptions running = cli.common;
 	StopSignals::install();
 	PipelineOptions options = running.to_pipeline_options();
-	// Not shorter: a process's group evidence (workers of one executable in one
-	// cgroup) lives only while the group has a process, and respawning miners
-	// are caught by that evidence across gaps up to this long.
-	options.forget_exited_after_ns = 10'000'000'000;
+	// An exited process that was not alerted on goes 1 s after its last sample:
+	// under process churn that bounds what is kept to about a second's worth of
+	// processes. Its group's evidence outlives it (DetectorConfig::max_idle_groups),
+	// so a respawning miner's workers still pool across gaps.
+	options.forget_exited_after_ns = 1'000'000'000;
 	LiveSource source(running.to_live_source_options());
 	ProcDirectory processes;
 	Pipeline pipeline(options, source, processes);

@@ -3,9 +3,35 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <fmt/format.h>
 
 namespace mxwatch {
+
+namespace {
+
+// ModeCounts as an array of its fields, in declaration order, and back. A
+// field added to ModeCounts must be added here.
+static_assert(sizeof(ModeCounts) == WindowedCounts::kFields * sizeof(std::uint64_t));
+std::array<std::uint64_t, WindowedCounts::kFields> fields_of(const ModeCounts &c)
+{
+	return {c.by_mode[0], c.by_mode[1],	   c.by_mode[2],	     c.by_mode[3], c.transitions,
+		c.after_non_default, c.changed_after_non_default, c.records, c.ftz_daz, c.x87_agrees};
+}
+
+void add_fields(ModeCounts &c, const std::array<std::uint32_t, WindowedCounts::kFields> &f)
+{
+	for (int m = 0; m < kRoundingModes; m++)
+		c.by_mode[m] += f[m];
+	c.transitions += f[4];
+	c.after_non_default += f[5];
+	c.changed_after_non_default += f[6];
+	c.records += f[7];
+	c.ftz_daz += f[8];
+	c.x87_agrees += f[9];
+}
+
+} // namespace
 
 void WindowedCounts::add(std::uint64_t timestamp_ns, std::uint64_t window_ns, const ModeCounts &delta)
 {
@@ -17,7 +43,10 @@ void WindowedCounts::add(std::uint64_t timestamp_ns, std::uint64_t window_ns, co
 			return; // older than the window: nothing to add it to
 		bucket = Bucket{epoch, {}};
 	}
-	bucket.counts += delta;
+	const auto d = fields_of(delta);
+	for (std::size_t i = 0; i < kFields; i++)
+		bucket.counts[i] = static_cast<std::uint32_t>(
+			std::min<std::uint64_t>(bucket.counts[i] + d[i], std::numeric_limits<std::uint32_t>::max()));
 }
 
 ModeCounts WindowedCounts::sum(std::uint64_t now_ns, std::uint64_t window_ns) const
@@ -27,7 +56,7 @@ ModeCounts WindowedCounts::sum(std::uint64_t now_ns, std::uint64_t window_ns) co
 	ModeCounts sum;
 	for (const auto &bucket : buckets_)
 		if (bucket.epoch != 0 && bucket.epoch + kBuckets > now_epoch)
-			sum += bucket.counts;
+			add_fields(sum, bucket.counts);
 	return sum;
 }
 
@@ -249,10 +278,21 @@ ProcessEvidence &Detector::process_for(const Sample &sample, const std::string &
 	process.cgroup_id = sample.cgroup_id;
 	const std::string label =
 		fmt::format("{} in cgroup {}", group.empty() ? sample.comm : group, sample.cgroup_id);
-	auto [g, inserted] = groups_.try_emplace(label);
-	if (inserted)
+	auto g = groups_.find(label);
+	if (g == groups_.end()) {
+		if (idle_groups_.size() >= config_.max_idle_groups) { // the longest idle makes room
+			groups_.erase(idle_groups_.front());
+			idle_groups_.pop_front();
+		}
+		g = groups_.try_emplace(label).first;
 		g->second.label = label;
+		g->second.idle = idle_groups_.end();
+	} else if (g->second.processes == 0) {
+		idle_groups_.erase(g->second.idle);
+		g->second.idle = idle_groups_.end();
+	}
 	g->second.processes++;
+	g->second.members++;
 	process.group = &g->second;
 	return process;
 }
@@ -313,6 +353,7 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 	thread.window.add(now, config_.window_ns, delta);
 	process.window.add(now, config_.window_ns, delta);
 	process.group->window.add(now, config_.window_ns, delta);
+	process.group->last_ns = std::max(process.group->last_ns, now);
 	process.total += delta;
 
 	const bool ongoing_due = process.alerted && now - process.last_alert_ns >= config_.ongoing_interval_ns;
@@ -332,8 +373,9 @@ std::optional<Detection> Detector::decide(ProcessEvidence &process, const Verdic
 		scope = Scope::Process;
 	}
 	// The group pools processes of one executable in one cgroup: workers that
-	// respawn every second are each sampled only briefly.
-	if (process.group->processes > 1)
+	// respawn every second are each sampled only briefly. It outlives them by
+	// window_ns, so a gap between workers does not reset it.
+	if (process.group->members > 1)
 		if (Verdict v = tests(process.group->window.sum(now, config_.window_ns)); outranks(v, best)) {
 			best = v;
 			scope = Scope::Group;
@@ -464,10 +506,8 @@ void Detector::forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKey
 	GroupEvidence *group = it->second.group;
 	recency_[it->second.alerted].erase(it->second.recency);
 	processes_.erase(it);
-	if (group && --group->processes == 0) {
-		const std::string label = group->label; // erase() must not see a key that it destroys
-		groups_.erase(label);
-	}
+	if (group && --group->processes == 0) // its evidence stays until its window has passed
+		group->idle = idle_groups_.insert(idle_groups_.end(), group->label);
 }
 
 void Detector::forget_process(const ProcessKey &key)
@@ -515,6 +555,16 @@ std::vector<Detection> Detector::expire(std::uint64_t now_ns)
 			forget(it);
 		}
 		it = next;
+	}
+	// Idle groups in the order they became idle; one with nothing in its window is done.
+	for (auto it = idle_groups_.begin(); it != idle_groups_.end();) {
+		const auto group = groups_.find(*it);
+		if (group->second.last_ns + config_.window_ns >= now_ns) {
+			++it;
+			continue;
+		}
+		groups_.erase(group);
+		it = idle_groups_.erase(it);
 	}
 	return resolved;
 }

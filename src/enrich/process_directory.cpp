@@ -27,4 +27,15 @@ std::optional<Footprint> ProcDirectory::footprint(std::uint32_t pid, const Proce
 	return read_footprint(pid, facts.start_ticks, proc_root_);
 }
 
+std::optional<ProcessSockets> ProcDirectory::sockets(std::uint32_t pid, const ProcessFacts &facts) const
+{
+	// The same process before and after: a pid reused in between is not it.
+	if (running(pid, facts) != true)
+		return std::nullopt;
+	ProcessSockets found = process_sockets(pid, kMaxSocketsPerAlert, proc_root_);
+	if (running(pid, facts) != true)
+		return std::nullopt;
+	return found;
+}
+
 } // namespace mxwatch

@@ -138,6 +138,10 @@ void Pipeline::on_detection(Detection detection)
 		complete_process_info(known.facts.info, *processes_.hasher());
 		known.allowed = decider_.allowed(known.facts.info);
 	}
+	// Before any --action: a stopped or killed process's sockets tell less, or nothing.
+	std::optional<ProcessSockets> sockets;
+	if (detection.stage != AlertStage::Resolved && !known.allowed)
+		sockets = processes_.sockets(detection.key.tgid, known.facts);
 	const Decision decision = decider_.decide(
 		first && processes_.local(), known.facts.info,
 		{detection.key.tgid, detection.key.start_ns, known.facts.start_ticks, known.allowed});
@@ -159,6 +163,7 @@ void Pipeline::on_detection(Detection detection)
 	counts_.detections[static_cast<std::size_t>(detection.stage)]++;
 	const auto when = source_.wall_time(detection.timestamp_ns);
 	Alert alert{std::move(detection), known.facts.info, when, options_.detector.window_ns, decision.response};
+	alert.sockets = std::move(sockets);
 	if (first)
 		reports_.push_back(alert);
 	if (output_)

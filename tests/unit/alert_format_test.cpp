@@ -204,6 +204,33 @@ TEST(EcsKeyFields, EachIsTheEcsDocumentsFieldOfThatName)
 INSTANTIATE_TEST_SUITE_P(Formats, RenderedAlertTest, ::testing::Values(AlertFormat::Ecs, AlertFormat::Ocsf),
                          [](const auto &info) { return std::string(to_string(info.param)); });
 
+TEST(AlertSockets, EcsRelatedIpAndOcsfEndpoints)
+{
+	Alert alert = sample_alert(sample_detection("xmrig"), enriched_process());
+	alert.sockets = ProcessSockets{{{"tcp", "10.0.2.15", 54192, "203.0.113.7", 3333, "established", 9},
+					{"tcp", "10.0.2.15", 54200, "203.0.113.7", 443, "established", 8},
+					{"udp", "0.0.0.0", 68, "0.0.0.0", 0, "unconnected", 7}},
+				       2,
+				       true};
+	const auto ecs = to_ecs(alert);
+	EXPECT_EQ(ecs["related"]["ip"], nlohmann::json({"203.0.113.7"}));
+	ASSERT_EQ(ecs["mxwatch"]["sockets"].size(), 3u);
+	EXPECT_EQ(ecs["mxwatch"]["sockets"][0]["remote_port"], 3333);
+	EXPECT_EQ(ecs["mxwatch"]["sockets_omitted"], 2);
+	EXPECT_NE(alert.message().find("connected to tcp 203.0.113.7:3333, tcp 203.0.113.7:443"), std::string::npos)
+		<< alert.message();
+	const auto ocsf = to_ocsf(alert);
+	ASSERT_EQ(ocsf["evidences"].size(), 3u); // the process, then each connected socket
+	EXPECT_EQ(ocsf["evidences"][1]["dst_endpoint"]["ip"], "203.0.113.7");
+	EXPECT_EQ(ocsf["evidences"][1]["dst_endpoint"]["port"], 3333);
+	EXPECT_EQ(ocsf["evidences"][1]["connection_info"]["protocol_name"], "tcp");
+	EXPECT_EQ(ocsf["unmapped"]["mxwatch"]["sockets"].size(), 3u);
+
+	alert.sockets.reset(); // none read: nothing said
+	EXPECT_FALSE(to_ecs(alert).contains("related"));
+	EXPECT_EQ(to_ocsf(alert)["evidences"].size(), 1u);
+}
+
 TEST(AlertFormatNames, RoundTrip)
 {
 	EXPECT_EQ(alert_format_from_string("ecs"), AlertFormat::Ecs);

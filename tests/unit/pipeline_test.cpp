@@ -349,5 +349,48 @@ TEST(Pipeline, RecordedFootprintsReplayToTheSameAlerts)
 	EXPECT_EQ(a.window_counts.total(), b.window_counts.total());
 }
 
+TEST(Pipeline, GroupEvidenceOutlivesForgottenWorkers)
+{
+	// Each worker mines 40 ms (alone not convincing), exits, and is forgotten a
+	// second later; the next starts 3 s after the last. The group's evidence
+	// outlives the workers.
+	PipelineOptions options;
+	options.forget_exited_after_ns = 1 * kS;
+	Harness h(options);
+	std::uint64_t t = 1 * kS;
+	for (std::uint32_t pid = 100; pid < 130; pid++, t += 3 * kS) {
+		h.directory.add(pid, "/opt/respawning-miner");
+		h.directory.alive[pid] = false; // gone when first asked
+		mine(h.source, pid, t, 40 * kMs, pid);
+	}
+	h.run();
+	ASSERT_FALSE(h.events->empty());
+	EXPECT_EQ(h.events->front().detection.scope, Scope::Group);
+	std::size_t kept = 0; // alerted ones stay for their report until they expire
+	for (const auto &[key, process] : h.pipeline.detector().processes())
+		kept += !process.alerted;
+	EXPECT_LE(kept, 1u) << "exited workers are forgotten";
+}
+
+TEST(Detector, IdleGroupsAreCappedAndExpire)
+{
+	DetectorConfig config;
+	config.max_idle_groups = 8;
+	Detector detector(config);
+	for (std::uint32_t pid = 1; pid <= 100; pid++) {
+		Sample s;
+		s.tgid = s.tid = pid;
+		s.process_start_ns = pid;
+		s.timestamp_ns = pid * kMs;
+		s.mxcsr = 0x1f80 | (2u << 13);
+		s.comm = "w" + std::to_string(pid); // each its own group
+		detector.observe(s);
+		detector.forget_process({pid, pid});
+	}
+	EXPECT_EQ(detector.groups(), 8u);
+	detector.expire(100 * kMs + config.window_ns + 1);
+	EXPECT_EQ(detector.groups(), 0u);
+}
+
 } // namespace
 } // namespace mxwatch

@@ -3,17 +3,23 @@
  * mxw-randomx: real RandomX hashing through Debian's librandomx, in light mode
  * (256 MiB cache, no dataset), as a miner's worker threads do it.
  *
- *   mxw-randomx [--seconds 10] [--threads 1] [--interpreter] [--duty 100]
+ *   mxw-randomx [--seconds 10] [--threads 1] [--interpreter] [--duty 100] [--pool-port P]
  *
  * --interpreter clears RANDOMX_FLAG_JIT (the portable interpreter);
  * --duty P hashes P% of each 100 ms period and sleeps the rest (a throttled miner).
+ * --pool-port P first logs in to a stratum pool on 127.0.0.1:P (newline-delimited
+ * JSON-RPC, see mxw-stratum), waits for its job and keeps the connection open.
  */
 #include "common.h"
 
 #include <randomx.h>
 
+#include <arpa/inet.h>
 #include <cstdint>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -50,10 +56,34 @@ void hash_until_deadline(const Settings &settings, randomx_cache *cache, unsigne
 	randomx_destroy_vm(vm);
 }
 
+// Logs in to the pool and reads its job; the socket stays open while hashing.
+int join_pool(int port)
+{
+	const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sockaddr_in addr{};
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons(static_cast<std::uint16_t>(port));
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
+		std::perror("mxw-randomx: connect to the pool");
+		std::exit(2);
+	}
+	static const char login[] = "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"login\",\"params\":{\"login\":"
+				    "\"wallet\",\"pass\":\"x\",\"agent\":\"mxw-randomx\",\"algo\":[\"rx/0\"]}}\n";
+	char job[4096];
+	if (write(fd, login, sizeof(login) - 1) != static_cast<ssize_t>(sizeof(login) - 1) || read(fd, job, sizeof(job)) <= 0) {
+		std::fprintf(stderr, "mxw-randomx: the pool did not answer the login\n");
+		std::exit(2);
+	}
+	return fd;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
+	const int pool_port = static_cast<int>(workload_arg(argc, argv, "--pool-port", 0));
+	const int pool = pool_port > 0 ? join_pool(pool_port) : -1;
 	Settings settings{};
 	settings.seconds = workload_arg(argc, argv, "--seconds", 10);
 	settings.duty = workload_arg(argc, argv, "--duty", 100);
@@ -82,5 +112,7 @@ int main(int argc, char **argv)
 	for (auto &worker : workers)
 		worker.join();
 	randomx_release_cache(cache);
+	if (pool >= 0)
+		close(pool);
 	return 0;
 }

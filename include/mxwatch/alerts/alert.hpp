@@ -6,6 +6,7 @@
 
 #include "mxwatch/detect/detector.hpp"
 #include "mxwatch/enrich/process_info.hpp"
+#include "mxwatch/enrich/process_sockets.hpp"
 #include "mxwatch/decide/response_action.hpp"
 
 #include <chrono>
@@ -43,6 +44,9 @@ struct Alert {
 	std::uint64_t window_ns = 0;
 	// The --action taken against the process, on first alerts when one is configured.
 	std::optional<ResponseOutcome> response;
+	// The process's sockets when the event was made (first and ongoing alerts of
+	// a live process): where the hash power goes.
+	std::optional<ProcessSockets> sockets;
 	HostIdentity host;
 	std::string id; // unique per alert event
 
@@ -62,6 +66,13 @@ std::string new_alert_id();
 // An alert with a new id.
 Alert make_alert(Detection detection, ProcessInfo process, HostIdentity host, std::uint64_t window_ns,
                  std::chrono::system_clock::time_point now);
+
+// [{"transport": "tcp", "local_ip": ..., "local_port": ..., "remote_ip": ...,
+// "remote_port": ..., "state": "established"}, ...]: mxwatch.sockets in ECS,
+// unmapped.mxwatch.sockets in OCSF.
+nlohmann::json sockets_document(const ProcessSockets &sockets);
+// The remote addresses of its connected sockets, each once, in order (ECS related.ip).
+std::vector<std::string> remote_ips(const ProcessSockets &sockets);
 
 // {"action": "kill", "result": "failed", "reason": "..."}: mxwatch.response in
 // ECS, unmapped.mxwatch.response in OCSF.

@@ -62,13 +62,22 @@ struct DetectorConfig {
 	std::uint64_t window_ns = 60'000'000'000;
 	std::uint64_t ongoing_interval_ns = 300'000'000'000; // at most one `ongoing` per process per interval
 	std::uint64_t idle_expiry_ns = 120'000'000'000;      // forget a process without samples this long
-	std::size_t max_processes = 65536;                   // state cap; least recently seen go first
+	std::size_t max_processes = 16384;                   // state cap; least recently seen go first
+	// Groups whose processes are all gone keep their evidence for window_ns
+	// (a respawning miner's next worker pools with it); at most this many, the
+	// longest idle go first.
+	std::size_t max_idle_groups = 4096;
 };
 
 // ModeCounts over a sliding window, kept as a ring of equal time buckets.
 class WindowedCounts {
 public:
 	static constexpr int kBuckets = 6;
+	// Each bucket keeps ModeCounts' fields in ModeCounts' order, 32 bits each
+	// (saturating): a bucket's share of the window never comes near 2^32
+	// samples, and kept per thread, per process and per group, the half size is
+	// what bounds memory under process churn.
+	static constexpr std::size_t kFields = kRoundingModes + 6;
 
 	void add(std::uint64_t timestamp_ns, std::uint64_t window_ns, const ModeCounts &delta);
 	ModeCounts sum(std::uint64_t now_ns, std::uint64_t window_ns) const;
@@ -76,7 +85,7 @@ public:
 private:
 	struct Bucket {
 		std::uint64_t epoch = 0; // timestamp / bucket length, +1 so that 0 means unused
-		ModeCounts counts;
+		std::array<std::uint32_t, kFields> counts{};
 	};
 	std::array<Bucket, kBuckets> buckets_{};
 };
@@ -146,7 +155,10 @@ struct ThreadEvidence {
 struct GroupEvidence {
 	std::string label; // executable (or comm) and cgroup, for people
 	WindowedCounts window;
-	std::uint32_t processes = 0;
+	std::uint32_t processes = 0; // held now by this many processes
+	std::uint32_t members = 0;   // processes that joined it since it was created
+	std::uint64_t last_ns = 0;   // its latest sample
+	std::list<std::string>::iterator idle; // its place among idle groups, while processes == 0
 };
 
 struct ProcessEvidence {
@@ -217,14 +229,15 @@ public:
 
 	// Forgets processes idle for idle_expiry_ns; Resolved for alerted ones.
 	std::vector<Detection> expire(std::uint64_t now_ns);
-	// Forgets one process now (its group's evidence stays while other processes
-	// hold it). No Resolved: for processes that were not alerted on.
+	// Forgets one process now (its group's evidence stays for window_ns, see
+	// max_idle_groups). No Resolved: for processes that were not alerted on.
 	void forget_process(const ProcessKey &key);
 
 	const std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash> &processes() const
 	{
 		return processes_;
 	}
+	std::size_t groups() const { return groups_.size(); }
 	const DetectorConfig &config() const { return config_; }
 	// Called with every process the detector forgets (idle expiry, eviction at
 	// max_processes, forget_process), before it goes: whoever keeps state beside
@@ -252,6 +265,7 @@ private:
 	std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash> processes_;
 	std::unordered_map<std::string, GroupEvidence> groups_;
 	std::unordered_set<ProcessKey, ProcessKeyHash> awaiting_;
+	std::list<std::string> idle_groups_; // groups no process holds, longest idle first
 	// Eviction order at the cap, least recently seen first: [0] processes not
 	// alerted on, [1] under an alert (evicted only when [0] is empty). A list,
 	// not a scan: a flood of short-lived processes must cost O(1) each.

@@ -9,6 +9,7 @@
 #include "mxwatch/detect/footprint.hpp"
 #include "mxwatch/enrich/executable_hash.hpp"
 #include "mxwatch/enrich/process_info.hpp"
+#include "mxwatch/enrich/process_sockets.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -38,6 +39,13 @@ public:
 	// Its memory and CPU use now (enrich/footprint.hpp); nothing when it is gone
 	// or when this directory cannot look (replay: footprints come from the recording).
 	virtual std::optional<Footprint> footprint(std::uint32_t, const ProcessFacts &) { return std::nullopt; }
+	// The process's sockets now (see process_sockets.hpp); nothing where the
+	// processes are not on this host, or when `pid` is no longer that process.
+	virtual std::optional<ProcessSockets> sockets(std::uint32_t pid, const ProcessFacts &facts) const
+	{
+		(void)pid, (void)facts;
+		return std::nullopt;
+	}
 };
 
 // The live host's /proc.
@@ -50,6 +58,7 @@ public:
 	std::shared_ptr<ExecutableHasher> hasher() const override { return hasher_; }
 	bool local() const override { return true; }
 	std::optional<Footprint> footprint(std::uint32_t pid, const ProcessFacts &facts) override;
+	std::optional<ProcessSockets> sockets(std::uint32_t pid, const ProcessFacts &facts) const override;
 
 private:
 	std::shared_ptr<ExecutableHasher> hasher_;

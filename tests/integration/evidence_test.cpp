@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Issue #13: an alert names where the miner's hash power goes. A real RandomX
+// hasher logs in to a stratum-like pool the test runs on loopback; the alert
+// lists that connection, read in the miner's own network namespace.
+#include "harness.hpp"
+
+#include <csignal>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace mxwatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A TCP port nothing on loopback listens on now.
+int free_port()
+{
+	const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sockaddr_in addr{};
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(addr);
+	bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr));
+	getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
+	close(fd);
+	return ntohs(addr.sin_port);
+}
+
+// The established connection to the pool among the alert's sockets, if listed.
+std::optional<nlohmann::json> pool_connection(const nlohmann::json &sockets, int port)
+{
+	for (const auto &s : sockets)
+		if (s.value("remote_port", 0) == port && s.value("state", "") == "established" &&
+		    s.value("remote_ip", "") == "127.0.0.1" && s.value("transport", "") == "tcp")
+			return s;
+	return std::nullopt;
+}
+
+TEST(Evidence, EcsAlertNamesThePoolTheMinerConnectedTo)
+{
+	MXW_REQUIRE_PRIVILEGED();
+	TempDir tmp;
+	const int port = free_port();
+	Child pool({workload("mxw-stratum"), "--port", std::to_string(port), "--seconds", "120"},
+		   {.stdout_path = tmp.path("pool.out").string()});
+	ASSERT_TRUE(wait_for_text(tmp.path("pool.out"), "listening", 10s));
+	Child daemon({mxwatch_binary(), "--sink", "file:" + tmp.path("alerts.jsonl").string(), "run"},
+		     {.stdout_path = "/dev/null", .stderr_path = tmp.path("err.log").string()});
+	ASSERT_TRUE(wait_for_text(tmp.path("err.log"), "watching", 30s)) << read_text(tmp.path("err.log"));
+	Child miner({workload("mxw-randomx"), "--pool-port", std::to_string(port), "--seconds", "60"},
+		    {.stdout_path = "/dev/null"});
+	const auto alert = wait_for_alert(tmp.path("alerts.jsonl"), miner.pid(), false, 60s);
+	ASSERT_TRUE(alert) << read_text(tmp.path("err.log"));
+	std::cout << "[ evidence ] " << alert->dump() << "\n";
+	ASSERT_TRUE(alert->contains("mxwatch") && (*alert)["mxwatch"].contains("sockets")) << alert->dump(2);
+	EXPECT_TRUE(pool_connection((*alert)["mxwatch"]["sockets"], port)) << alert->dump(2);
+	EXPECT_EQ((*alert)["related"]["ip"], nlohmann::json({"127.0.0.1"}));
+	EXPECT_NE((*alert)["message"].get<std::string>().find("connected to tcp 127.0.0.1:" + std::to_string(port)),
+		  std::string::npos)
+		<< (*alert)["message"];
+	miner.signal(SIGTERM);
+	pool.signal(SIGTERM);
+	daemon.signal(SIGTERM);
+	EXPECT_EQ(daemon.wait(30s), std::optional<int>(0));
+}
+
+TEST(Evidence, OcsfFindingNamesThePoolInTheMinersOwnNetworkNamespace)
+{
+	MXW_REQUIRE_PRIVILEGED();
+	TempDir tmp;
+	const int port = free_port();
+	Child daemon({mxwatch_binary(), "--format", "ocsf", "--sink", "file:" + tmp.path("alerts.jsonl").string(), "run"},
+		     {.stdout_path = "/dev/null", .stderr_path = tmp.path("err.log").string()});
+	ASSERT_TRUE(wait_for_text(tmp.path("err.log"), "watching", 30s)) << read_text(tmp.path("err.log"));
+	// A network namespace of its own with only loopback: pool and miner inside,
+	// the miner exec'd last so that it keeps this child's pid (the pool ends with
+	// it: --exit-with-parent). The host's
+	// /proc/net/tcp has no such connection; only the miner's namespace does.
+	const std::string script = "ip link set lo up && { " + workload("mxw-stratum") + " --port " +
+				   std::to_string(port) + " --seconds 60 --exit-with-parent > " + tmp.path("pool.out").string() +
+				   " & } && sleep 1 && exec " + workload("mxw-randomx") + " --pool-port " +
+				   std::to_string(port) + " --seconds 60";
+	Child miner({"/usr/bin/unshare", "--net", "--", "/bin/sh", "-c", script},
+		    {.stdout_path = "/dev/null", .stderr_path = tmp.path("miner.err").string()});
+	const auto alert = wait_for_alert(tmp.path("alerts.jsonl"), miner.pid(), true, 60s);
+	ASSERT_TRUE(alert) << read_text(tmp.path("err.log")) << read_text(tmp.path("miner.err"));
+	std::cout << "[ evidence ] " << alert->dump() << "\n";
+	const auto &unmapped = (*alert)["unmapped"]["mxwatch"];
+	ASSERT_TRUE(unmapped.contains("sockets")) << alert->dump(2);
+	EXPECT_TRUE(pool_connection(unmapped["sockets"], port)) << alert->dump(2);
+	bool endpoint = false;
+	for (const auto &e : (*alert)["evidences"])
+		endpoint |= e.contains("dst_endpoint") && e["dst_endpoint"].value("port", 0) == port &&
+			    e["dst_endpoint"].value("ip", "") == "127.0.0.1";
+	EXPECT_TRUE(endpoint) << alert->dump(2);
+	miner.signal(SIGTERM);
+	daemon.signal(SIGTERM);
+	EXPECT_EQ(daemon.wait(30s), std::optional<int>(0));
+}
+
+} // namespace
+} // namespace mxwatch::test
