@@ -78,10 +78,7 @@ public:
 
 class MxwatchRule final : public Rule {
 public:
-	bool alerts(const Sample &s) override
-	{
-		return note(detector_.observe(s, s.comm));
-	}
+	bool alerts(const Sample &s) override { return note(detector_.observe(s, s.comm)); }
 	std::optional<std::uint32_t> footprint(const FootprintAt &f) override
 	{
 		if (note(detector_.corroborate({f.tgid, f.start_ns}, f.footprint, f.t_ns)))
