@@ -45,6 +45,8 @@ Alert alert_from(FuzzedDataProvider &in)
 	d.verdict.kind = in.PickValueInArray({VerdictKind::Benign, VerdictKind::Suspicious, VerdictKind::Miner});
 	d.verdict.score = in.ConsumeFloatingPoint<double>(); // NaN and infinities included
 	d.verdict.reason = in.ConsumeRandomLengthString(64);
+	d.verdict.rule = in.PickValueInArray({DecisionRule::None, DecisionRule::ChurnMxcsrOnly, DecisionRule::ChurnFootprint,
+					      DecisionRule::SustainedChurn});
 	d.scope = in.PickValueInArray({Scope::Thread, Scope::Process, Scope::Group});
 
 	ProcessInfo p;

@@ -23,10 +23,20 @@ struct EcsField {
 	Value (*value)(const Alert &); // nothing: left out
 };
 
-// ECS numeric severity (Elastic's scale: 47-73 high, 74-100 critical).
-int ecs_severity(AlertStage stage)
+// ECS numeric severity (Elastic's rule scale: 21 low, 47 medium, 73 high, 99 critical):
+// 73 for a miner, 47 for one decided by the lower-severity rule (sustained churn).
+int ecs_severity(const Alert &a)
 {
-	return stage == AlertStage::Resolved ? 21 : 73;
+	if (a.stage() == AlertStage::Resolved)
+		return 21;
+	return a.detection.verdict.severity() == Severity::Medium ? 47 : 73;
+}
+
+// The rule that decided, when one did (docs/detection.md).
+Value rule_value(const Alert &a, std::string_view (*name)(DecisionRule))
+{
+	const DecisionRule rule = a.detection.verdict.rule;
+	return rule == DecisionRule::None ? std::nullopt : Value(std::string(name(rule)));
 }
 
 const ContainerInfo *container_of(const Alert &a)
@@ -143,7 +153,7 @@ const EcsField kEcsFields[] = {
 		     type.push_back("denied");
 	     return type;
      }},
-    {"event.severity", false, [](const Alert &a) -> Value { return ecs_severity(a.stage()); }},
+    {"event.severity", false, [](const Alert &a) -> Value { return ecs_severity(a); }},
     {"event.module", false, [](const Alert &) -> Value { return "mxwatch"; }},
     {"event.dataset", false, [](const Alert &) -> Value { return "mxwatch.alert"; }},
     {"rule.name", false, [](const Alert &) -> Value { return kRuleName; }},
@@ -224,6 +234,13 @@ const EcsField kEcsFields[] = {
     {"mxwatch.ftz_daz_share", false,
      [](const Alert &a) -> Value { return a.detection.window_counts.ftz_daz_share(); }},
     {"mxwatch.reason", false, [](const Alert &a) -> Value { return a.detection.verdict.reason; }},
+    {"mxwatch.rule", false, [](const Alert &a) -> Value { return rule_value(a, to_string); }},
+    {"mxwatch.rule_description", false, [](const Alert &a) -> Value { return rule_value(a, describe); }},
+    {"mxwatch.severity", false,
+     [](const Alert &a) -> Value {
+	     return a.detection.verdict.rule == DecisionRule::None ? Value()
+								    : Value(to_string(a.detection.verdict.severity()));
+     }},
     {"mxwatch.scope", false, [](const Alert &a) -> Value { return to_string(a.detection.scope); }},
     {"mxwatch.window_s", false, [](const Alert &a) -> Value { return a.window_s(); }},
     {"mxwatch.seconds_to_detect", false, [](const Alert &a) -> Value { return a.seconds_to_detect(); }},

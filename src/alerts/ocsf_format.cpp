@@ -152,6 +152,11 @@ nlohmann::json unmapped_evidence(const Alert &a)
 	    {"detector_version", kDetectorVersion},
 	    {"scope", to_string(d.scope)},
 	};
+	if (d.verdict.rule != DecisionRule::None) {
+		evidence["rule"] = to_string(d.verdict.rule);
+		evidence["rule_description"] = describe(d.verdict.rule);
+		evidence["severity"] = to_string(d.verdict.severity());
+	}
 	if (!d.threads.empty())
 		evidence["thread_ids"] = d.threads;
 	if (a.process.args_truncated)
@@ -215,8 +220,10 @@ nlohmann::json to_ocsf(const Alert &a)
 	f["type_uid"] = kClassDetectionFinding * 100 + activity.id;
 	f["type_name"] = std::string("Detection Finding: ") + activity.name;
 	f["time"] = time_ms;
-	f["severity_id"] = activity.severity_id;
-	f["severity"] = activity.severity;
+	// The lower-severity rule (sustained churn without a footprint): Medium.
+	const bool medium = a.stage() != AlertStage::Resolved && a.detection.verdict.severity() == Severity::Medium;
+	f["severity_id"] = medium ? 3 : activity.severity_id;
+	f["severity"] = medium ? "Medium" : activity.severity;
 	f["status_id"] = activity.status_id;
 	f["status"] = activity.status;
 	f["is_alert"] = a.stage() != AlertStage::Resolved;

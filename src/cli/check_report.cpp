@@ -52,11 +52,10 @@ CheckResult collect_check_result(const Detector &detector, const KernelSampler &
 			continue;
 		CheckRow row{key, process.comm, process_info(key), process.total,
 			     judge(process.total, detector.config())};
-		// A process judged a miner at any moment stays one in the report.
-		if (process.alerted) {
+		// A process judged a miner at any moment stays one in the report, with
+		// the rule and the reason that decided (footprints are not in the counts).
+		if (process.alerted)
 			row.verdict = process.verdict;
-			row.verdict.reason = judge(process.total, detector.config()).reason;
-		}
 		if (allowed)
 			row.allowed = allowed(key);
 		result.rows.push_back(std::move(row));
@@ -184,6 +183,8 @@ nlohmann::json to_json(const CheckResult &result)
 			{"verdict", to_string(row.verdict.kind)},
 			{"reason", row.verdict.reason},
 			{"score", row.verdict.score},
+			{"rule", to_string(row.verdict.rule)},
+			{"severity", to_string(row.verdict.severity())},
 			{"samples", total},
 			{"samples_by_mode", row.counts.by_mode},
 			{"transitions", row.counts.transitions},

@@ -42,6 +42,7 @@ LiveSourceOptions CommonOptions::to_live_source_options() const
 	options.sampler.attach = attach_type_from_string(attach);
 	options.sampler.ring_buffer_bytes = ring_buffer_kib * 1024;
 	options.sampling_floor_hz = sampling_floor_hz;
+	options.sampling_boost = sampling_boost;
 	return options;
 }
 
@@ -78,6 +79,11 @@ void add_common_options(CLI::App &app, CommonOptions &common, bool &dump_config)
 	app.add_option("--sampling-floor-hz", common.sampling_floor_hz,
 		       "Wake each CPU this often so that CPU-bound tasks are sampled (0: off)")
 		->check(CLI::Range(0u, 1000u))
+		->capture_default_str();
+	app.add_option("--sampling-boost", common.sampling_boost,
+		       "While a thread that left the default rounding mode is undecided, wake this many times faster "
+		       "(for at most 30 s per thread; 1: never)")
+		->check(CLI::Range(1u, 100u))
 		->capture_default_str();
 	app.add_option("--metrics-address", common.metrics_address,
 		       "Serve Prometheus metrics on http://HOST:PORT/metrics (run only; e.g. 127.0.0.1:9469)")

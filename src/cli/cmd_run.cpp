@@ -26,6 +26,7 @@ void warn_restart_needed(const CommonOptions &running, const CommonOptions &want
 	check("attach", running.attach != wanted.attach);
 	check("ring-buffer-kib", running.ring_buffer_kib != wanted.ring_buffer_kib);
 	check("sampling-floor-hz", running.sampling_floor_hz != wanted.sampling_floor_hz);
+	check("sampling-boost", running.sampling_boost != wanted.sampling_boost);
 	check("metrics-address", running.metrics_address != wanted.metrics_address);
 	check("container lookups (--container-lookups, --docker-socket, --podman-socket)",
 	      running.containers.enabled != wanted.containers.enabled ||
@@ -96,6 +97,7 @@ bool reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline,
 		running.attach = kept.attach;
 		running.ring_buffer_kib = kept.ring_buffer_kib;
 		running.sampling_floor_hz = kept.sampling_floor_hz;
+		running.sampling_boost = kept.sampling_boost;
 		running.metrics_address = kept.metrics_address;
 		running.containers = kept.containers;
 		running.container_wait_ms = kept.container_wait_ms;

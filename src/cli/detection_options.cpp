@@ -21,6 +21,12 @@ void add_detection_options(CLI::App &app, DetectionOptions &options)
 		->check(CLI::Range(1.0, 86400.0))
 		->capture_default_str()
 		->group(group);
+	app.add_option("--sustained-churn", options.sustained_churn_s,
+		       "Seconds of rounding churn set like fesetround(), without RandomX-sized memory, before a "
+		       "lower-severity alert")
+		->check(CLI::Range(10.0, 86400.0))
+		->capture_default_str()
+		->group(group);
 	app.add_option("--allow-exe", options.allowlist.executables,
 		       "Never alert on this executable (absolute path; repeatable), e.g. /usr/bin/monerod")
 		->group(group);
@@ -52,6 +58,7 @@ void DetectionOptions::apply(PipelineOptions &options) const
 	options.detector.false_alarm = false_alarm;
 	options.detector.window_ns = static_cast<std::uint64_t>(window_s * 1e9);
 	options.detector.ongoing_interval_ns = static_cast<std::uint64_t>(ongoing_interval_s * 1e9);
+	options.detector.sustained_churn_ns = static_cast<std::uint64_t>(sustained_churn_s * 1e9);
 	options.allowlist = allowlist;
 	options.action = response_action_from_string(action).value_or(ResponseAction::None);
 }

@@ -99,6 +99,63 @@ std::string_view to_string(Scope scope)
 	return "invalid";
 }
 
+std::string_view to_string(DecisionRule rule)
+{
+	switch (rule) {
+	case DecisionRule::None:
+		return "none";
+	case DecisionRule::ChurnMxcsrOnly:
+		return "churn-mxcsr-only";
+	case DecisionRule::ChurnFootprint:
+		return "churn-footprint";
+	case DecisionRule::SustainedChurn:
+		return "sustained-churn";
+	}
+	return "invalid";
+}
+
+std::string_view describe(DecisionRule rule)
+{
+	switch (rule) {
+	case DecisionRule::None:
+		return "no rule";
+	case DecisionRule::ChurnMxcsrOnly:
+		return "rounding churn, MXCSR-only";
+	case DecisionRule::ChurnFootprint:
+		return "rounding churn set like fesetround(), RandomX-sized memory";
+	case DecisionRule::SustainedChurn:
+		return "sustained churn, no footprint";
+	}
+	return "invalid";
+}
+
+std::string_view to_string(Severity severity)
+{
+	switch (severity) {
+	case Severity::None:
+		return "none";
+	case Severity::Medium:
+		return "medium";
+	case Severity::High:
+		return "high";
+	}
+	return "invalid";
+}
+
+Severity severity_of(DecisionRule rule)
+{
+	switch (rule) {
+	case DecisionRule::None:
+		return Severity::None;
+	case DecisionRule::ChurnMxcsrOnly:
+	case DecisionRule::ChurnFootprint:
+		return Severity::High;
+	case DecisionRule::SustainedChurn:
+		return Severity::Medium;
+	}
+	return Severity::None;
+}
+
 // The two tests' per-observation log-likelihood ratios, computed once per config.
 struct Detector::Tests {
 	explicit Tests(const DetectorConfig &c)
@@ -128,10 +185,18 @@ struct Detector::Tests {
 			      static_cast<double>(c.after_non_default - c.changed_after_non_default) * repeated;
 		v.score = std::clamp(std::min(v.spread_llr, v.churn_llr) / threshold, 0.0, 1.0);
 		const double x87 = non_default ? static_cast<double>(c.x87_agrees) / static_cast<double>(non_default) : 0;
-		if (v.spread_llr >= threshold && v.churn_llr >= threshold && x87 <= max_x87_agreement)
-			v.kind = VerdictKind::Miner;
-		else if (rare > 0)
+		if (v.spread_llr >= threshold && v.churn_llr >= threshold) {
+			// Churn set like fesetround() is not benign either: it waits for corroboration.
+			if (x87 <= max_x87_agreement) {
+				v.kind = VerdictKind::Miner;
+				v.rule = DecisionRule::ChurnMxcsrOnly;
+			} else {
+				v.kind = VerdictKind::Suspicious;
+				v.awaits_corroboration = true;
+			}
+		} else if (rare > 0) {
 			v.kind = VerdictKind::Suspicious;
+		}
 		return v;
 	}
 
@@ -147,16 +212,23 @@ struct Detector::Tests {
 			fmt::format("down/up/toward-zero {:.0f}/{:.0f}/{:.0f}% of {} non-default samples",
 				    100 * static_cast<double>(c.by_mode[1]) / nd, 100 * static_cast<double>(c.by_mode[2]) / nd,
 				    100 * static_cast<double>(c.by_mode[3]) / nd, non_default);
-		if (v.kind == VerdictKind::Miner)
-			return fmt::format("{}, {:.0f}% followed by a different mode (spread {:.1f}, churn {:.1f} >= {:.1f})",
-					   shares, 100 * churn, v.spread_llr, v.churn_llr, threshold);
+		if (v.kind == VerdictKind::Miner || v.awaits_corroboration) {
+			const std::string evidence =
+				fmt::format("{}, {:.0f}% followed by a different mode (spread {:.1f}, churn {:.1f} >= {:.1f})",
+					    shares, 100 * churn, v.spread_llr, v.churn_llr, threshold);
+			if (v.kind == VerdictKind::Miner && v.rule == DecisionRule::ChurnMxcsrOnly)
+				return fmt::format("{}: {}", describe(v.rule), evidence);
+			if (v.kind == VerdictKind::Miner)
+				return fmt::format("{}: {}, {:.0f}% set like fesetround() (x87 agrees)", describe(v.rule),
+						   evidence, 100 * x87);
+			return fmt::format("{}, {:.0f}% set like fesetround() (x87 agrees): a miner once RandomX-sized "
+					   "memory and busy threads corroborate it, or once sustained",
+					   evidence, 100 * x87);
+		}
 		if (rarest_non_default(c) == 0) {
 			const int used = (c.by_mode[1] > 0) + (c.by_mode[2] > 0) + (c.by_mode[3] > 0);
 			return fmt::format("{} of 3 non-default modes used ({})", used, shares);
 		}
-		if (v.spread_llr >= threshold && v.churn_llr >= threshold)
-			return fmt::format("{}, but {:.0f}% of them set through fesetround() (x87 agrees)", shares,
-					   100 * x87);
 		if (v.spread_llr >= threshold)
 			return fmt::format("{}, but modes dwell: only {:.0f}% followed by a different mode", shares,
 					   100 * churn);
@@ -287,10 +359,14 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 	const bool ongoing_due = process.alerted && now - process.last_alert_ns >= config_.ongoing_interval_ns;
 	if (process.alerted && !ongoing_due)
 		return std::nullopt; // decided; nothing to report until the next update is due
+	thread.verdict = (*tests_)(thread.window.sum(now, config_.window_ns));
+	return decide(process, thread.verdict, now);
+}
 
+std::optional<Detection> Detector::decide(ProcessEvidence &process, const Verdict &thread_verdict, std::uint64_t now)
+{
 	const Tests &tests = *tests_;
-	thread.verdict = tests(thread.window.sum(now, config_.window_ns));
-	Verdict best = thread.verdict;
+	Verdict best = thread_verdict;
 	Scope scope = Scope::Thread;
 	if (Verdict v = tests(process.window.sum(now, config_.window_ns)); outranks(v, best)) {
 		best = v;
@@ -304,18 +380,95 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 			best = v;
 			scope = Scope::Group;
 		}
+	// Churn set like fesetround(): a miner with corroboration, or once it has lasted.
+	if (best.awaits_corroboration) {
+		if (process.churn_since_ns == 0)
+			process.churn_since_ns = std::max<std::uint64_t>(now, 1);
+		if (process.footprint_corroborates) {
+			best.kind = VerdictKind::Miner;
+			best.rule = DecisionRule::ChurnFootprint;
+		} else if (now - process.churn_since_ns >= config_.sustained_churn_ns) {
+			best.kind = VerdictKind::Miner;
+			best.rule = DecisionRule::SustainedChurn;
+		}
+	} else if (best.kind != VerdictKind::Miner) {
+		process.churn_since_ns = 0; // the churn paused: sustained starts again
+	}
 	process.verdict = best;
 	process.scope = scope;
+	if (best.awaits_corroboration && best.kind != VerdictKind::Miner && !process.alerted)
+		awaiting_.insert(process.key);
+	else
+		awaiting_.erase(process.key);
 	if (best.kind != VerdictKind::Miner)
 		return std::nullopt;
 	process.last_alert_ns = now;
-	if (!process.alerted) {
+	const bool first = !process.alerted;
+	if (first) {
 		recency_[1].splice(recency_[1].end(), recency_[0], process.recency);
 		process.alerted = true;
 		process.first_alert_ns = now;
-		return detection_for(process, AlertStage::First, now);
 	}
-	return detection_for(process, AlertStage::Ongoing, now);
+	Detection d = detection_for(process, first ? AlertStage::First : AlertStage::Ongoing, now);
+	process.verdict.reason = d.verdict.reason; // for reports: why it was judged a miner
+	return d;
+}
+
+bool Detector::corroborates(const ProcessEvidence &process, const Footprint &footprint, std::uint64_t now_ns) const
+{
+	if (footprint.resident_bytes < config_.min_resident_bytes)
+		return false;
+	// The threads that churn (non-default samples in the window) must run, not sleep.
+	for (const auto &cpu : footprint.threads) {
+		const auto it = process.threads.find(cpu.tid);
+		if (it != process.threads.end() && it->second.window.sum(now_ns, config_.window_ns).non_default() > 0 &&
+		    static_cast<double>(cpu.busy_permille) / 1000.0 >= config_.min_busy_share)
+			return true;
+	}
+	return false;
+}
+
+std::optional<Detection> Detector::corroborate(const ProcessKey &key, const Footprint &footprint, std::uint64_t now_ns)
+{
+	const auto it = processes_.find(key);
+	if (it == processes_.end())
+		return std::nullopt;
+	ProcessEvidence &process = it->second;
+	process.footprint = footprint;
+	process.footprint_corroborates = corroborates(process, footprint, now_ns);
+	if (process.alerted || !process.footprint_corroborates)
+		return std::nullopt;
+	// Every thread's latest verdict: the one that churns need not be the one sampled last.
+	Verdict best;
+	for (const auto &[tid, thread] : process.threads)
+		if (outranks(thread.verdict, best))
+			best = thread.verdict;
+	return decide(process, best, std::max(now_ns, process.last_ns));
+}
+
+std::string Detector::reason_for(const ProcessEvidence &process, const ModeCounts &counts, const Verdict &verdict,
+				 std::uint64_t now_ns) const
+{
+	std::string reason = tests_->explain(counts, verdict);
+	constexpr double kMiB = 1024.0 * 1024.0;
+	if (verdict.rule == DecisionRule::ChurnFootprint && process.footprint) {
+		double busiest = 0;
+		for (const auto &cpu : process.footprint->threads)
+			if (process.threads.contains(cpu.tid))
+				busiest = std::max(busiest, static_cast<double>(cpu.busy_permille) / 1000.0);
+		reason += fmt::format("; {:.0f} MiB resident (largest mapping {:.0f} MiB), busiest churning thread at "
+				      "{:.0f}% of a CPU",
+				      static_cast<double>(process.footprint->resident_bytes) / kMiB,
+				      static_cast<double>(process.footprint->largest_mapping_bytes) / kMiB, 100 * busiest);
+	} else if (verdict.rule == DecisionRule::SustainedChurn && process.churn_since_ns) {
+		reason += fmt::format("; sustained for {:.0f} s", static_cast<double>(now_ns - process.churn_since_ns) / 1e9);
+		if (process.footprint)
+			reason += fmt::format(" without RandomX-sized memory ({:.0f} MiB resident)",
+					      static_cast<double>(process.footprint->resident_bytes) / kMiB);
+		else
+			reason += " with no footprint corroborating it";
+	}
+	return reason;
 }
 
 Detection Detector::detection_for(const ProcessEvidence &process, AlertStage stage, std::uint64_t now_ns) const
@@ -337,7 +490,7 @@ Detection Detector::detection_for(const ProcessEvidence &process, AlertStage sta
 	if (stage == AlertStage::Resolved)
 		d.window_counts = process.total;
 	d.verdict = process.verdict;
-	d.verdict.reason = tests.explain(d.window_counts, d.verdict);
+	d.verdict.reason = reason_for(process, d.window_counts, d.verdict, now_ns);
 	for (const auto &[tid, thread] : process.threads)
 		if (tests(thread.window.sum(now_ns, config_.window_ns)).kind != VerdictKind::Benign)
 			d.threads.push_back(tid);
@@ -349,6 +502,7 @@ void Detector::forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKey
 {
 	if (on_forget_)
 		on_forget_(it->first);
+	awaiting_.erase(it->first);
 	GroupEvidence *group = it->second.group;
 	recency_[it->second.alerted].erase(it->second.recency);
 	processes_.erase(it);

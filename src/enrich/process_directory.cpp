@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/enrich/process_directory.hpp"
 
+#include "mxwatch/enrich/footprint.hpp"
 #include "mxwatch/enrich/process_liveness.hpp"
 
 namespace mxwatch {
@@ -25,6 +26,11 @@ ProcessFacts ProcDirectory::first_seen(std::uint32_t pid, std::uint64_t)
 std::optional<bool> ProcDirectory::running(std::uint32_t pid, const ProcessFacts &facts) const
 {
 	return facts.start_ticks && same_process_alive(pid, *facts.start_ticks, proc_root_);
+}
+
+std::optional<Footprint> ProcDirectory::footprint(std::uint32_t pid, const ProcessFacts &facts)
+{
+	return read_footprint(pid, facts.start_ticks, proc_root_);
 }
 
 std::optional<ProcessSockets> ProcDirectory::sockets(std::uint32_t pid, const ProcessFacts &facts) const

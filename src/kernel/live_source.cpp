@@ -25,7 +25,9 @@ LiveSource::LiveSource(const LiveSourceOptions &options)
 	});
 	const auto idle_after = options.park_sampling_floor ? std::chrono::nanoseconds(options.sampler.forget_after_ns)
 							    : std::chrono::nanoseconds(0);
-	sampling_floor_ = std::make_unique<SamplingFloor>(options.sampling_floor_hz, idle_after);
+	FloorBoost boost;
+	boost.factor = options.sampling_boost;
+	sampling_floor_ = std::make_unique<SamplingFloor>(options.sampling_floor_hz, idle_after, boost);
 	next_health_check_ = std::chrono::steady_clock::now() + kAttachmentCheckInterval;
 }
 

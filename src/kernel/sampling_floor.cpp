@@ -5,6 +5,7 @@
 #include "mxwatch/util/capabilities.hpp"
 #include "mxwatch/util/clock.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -15,9 +16,10 @@
 
 namespace mxwatch {
 
-SamplingFloor::SamplingFloor(unsigned rate_hz, std::chrono::nanoseconds idle_after)
-    : rate_hz_(rate_hz), idle_after_ns_(idle_after.count())
+SamplingFloor::SamplingFloor(unsigned rate_hz, std::chrono::nanoseconds idle_after, FloorBoost boost)
+    : rate_hz_(rate_hz), idle_after_ns_(idle_after.count()), boost_(boost)
 {
+	boost_.factor = std::clamp(boost_.factor, 1u, 100u);
 	if (rate_hz == 0)
 		return;
 	cpu_set_t allowed;
@@ -35,11 +37,59 @@ SamplingFloor::SamplingFloor(unsigned rate_hz, std::chrono::nanoseconds idle_aft
 
 SamplingFloor::~SamplingFloor() = default; // jthreads request stop (which wakes parked ones) and join
 
+void SamplingFloor::follow(const Sample &sample, std::uint64_t non_default)
+{
+	const std::uint64_t now = sample.timestamp_ns;
+	const auto duration = static_cast<std::uint64_t>(boost_.duration.count());
+	auto it = following_.find(sample.tid);
+	if (it == following_.end()) {
+		// A thread boosted recently is not boosted again before another duration passes.
+		if (const auto done = decided_.find(sample.tid); done != decided_.end()) {
+			if (now - done->second < duration)
+				return;
+			decided_.erase(done);
+		}
+		if (following_.size() >= boost_.max_threads)
+			return;
+		it = following_.emplace(sample.tid, Followed{now + duration, 0}).first;
+	}
+	it->second.samples += non_default;
+	bool changed = false;
+	if (it->second.samples >= boost_.samples || now >= it->second.until_ns) {
+		if (decided_.size() >= 65536)
+			decided_.clear(); // a bound: at worst some threads are boosted once more
+		decided_[sample.tid] = now;
+		following_.erase(it);
+		changed = true;
+	}
+	// Threads whose time ran out without samples (exited, or asleep) stop boosting too.
+	std::int64_t until = 0;
+	if (changed || static_cast<std::int64_t>(now) >= boost_until_ns_.load()) {
+		for (auto f = following_.begin(); f != following_.end();) {
+			if (f->second.until_ns <= now) {
+				decided_[f->first] = now;
+				f = following_.erase(f);
+				continue;
+			}
+			until = std::max(until, static_cast<std::int64_t>(f->second.until_ns));
+			++f;
+		}
+		boost_until_ns_.store(until);
+	} else {
+		boost_until_ns_.store(std::max(boost_until_ns_.load(), static_cast<std::int64_t>(it->second.until_ns)));
+	}
+}
+
 void SamplingFloor::on_sample(const Sample &sample)
 {
-	const bool non_default = sample.summary ? sample.summary->counts.non_default() > 0
-						: sample.mode() != RoundingMode::Nearest;
-	if (idle_after_ns_ <= 0 || !non_default)
+	// A summary stands for many samples: those outside the default mode count.
+	const std::uint64_t non_default = sample.summary ? sample.summary->counts.non_default()
+							 : sample.mode() != RoundingMode::Nearest;
+	if (non_default == 0)
+		return;
+	if (rate_hz_ > 0 && boost_.factor > 1)
+		follow(sample, non_default);
+	if (idle_after_ns_ <= 0)
 		return;
 	// Sample timestamps are CLOCK_MONOTONIC (bpf_ktime_get_ns), like monotonic_ns().
 	last_activity_ns_.store(static_cast<std::int64_t>(sample.timestamp_ns));
@@ -96,6 +146,7 @@ void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 	drop_thread_capabilities(); // its one privileged step (SCHED_FIFO) is done
 
 	const std::uint64_t period_ns = kNanosPerSecond / rate_hz_;
+	const std::uint64_t boosted_period_ns = period_ns / boost_.factor;
 	std::uint64_t next_ns = monotonic_ns();
 	while (!stop.stop_requested()) {
 		if (idle()) {
@@ -107,7 +158,10 @@ void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 			next_ns = monotonic_ns();
 			continue;
 		}
-		next_ns += period_ns;
+		const std::uint64_t now = monotonic_ns();
+		next_ns += boosted(now) ? boosted_period_ns : period_ns;
+		if (next_ns + period_ns < now)
+			next_ns = now; // far behind (a boost just ended, or the host was busy): no burst to catch up
 		// Absolute deadlines: the rate does not drift with the time spent awake.
 		const timespec next = to_timespec(next_ns);
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);

@@ -26,6 +26,11 @@ void RecordingSource::start()
 			processes_.erase(processes_.begin());
 		processes_.insert_or_assign(ProcessKey{pid, start_ns}, std::move(info));
 	});
+	reader_.on_footprint([this](std::uint32_t pid, std::uint64_t start_ns, std::uint64_t t_ns, Footprint footprint) {
+		now_ns_ = std::max(now_ns_, t_ns); // the pipeline learnt it at t, on the recording's clock
+		if (on_footprint_)
+			on_footprint_(pid, start_ns, t_ns, footprint);
+	});
 }
 
 bool RecordingSource::poll(std::chrono::milliseconds, const Handler &handler)

@@ -380,6 +380,33 @@ std::optional<std::string> parse_process(const json &line, RecordedProcess &out)
 	return std::nullopt;
 }
 
+// {"footprint":{"tgid":..,"start":..,"t":..,"resident":..,"largest":..,"threads":[[tid,permille],..]}}
+std::optional<std::string> parse_footprint(const json &line, std::uint32_t &pid, std::uint64_t &start_ns,
+					   std::uint64_t &t_ns, Footprint &out)
+{
+	const json &f = line["footprint"];
+	if (!f.is_object())
+		return "field \"footprint\" is not an object";
+	for (auto error : {get_unsigned(f, "tgid", pid), get_unsigned(f, "start", start_ns), get_unsigned(f, "t", t_ns),
+			   get_unsigned(f, "resident", out.resident_bytes), get_unsigned(f, "largest", out.largest_mapping_bytes)})
+		if (error)
+			return error;
+	const auto threads = f.find("threads");
+	if (threads == f.end())
+		return std::nullopt;
+	if (!threads->is_array() || threads->size() > kMaxFootprintThreads)
+		return fmt::format("field \"threads\" is not an array of at most {} [tid, permille] pairs",
+				   kMaxFootprintThreads);
+	for (const auto &pair : *threads) {
+		if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_unsigned() || !pair[1].is_number_unsigned() ||
+		    pair[0].get<std::uint64_t>() > UINT32_MAX || pair[1].get<std::uint64_t>() > 1000)
+			return "field \"threads\" holds an entry that is not a [tid, permille] pair";
+		out.threads.push_back({static_cast<std::uint32_t>(pair[0].get<std::uint64_t>()),
+				       static_cast<std::uint32_t>(pair[1].get<std::uint64_t>())});
+	}
+	return std::nullopt;
+}
+
 bool blank(std::string_view line)
 {
 	return line.find_first_not_of(" \t\r") == std::string_view::npos;
@@ -488,6 +515,21 @@ void SampleWriter::write_process(std::uint32_t pid, std::uint64_t start_ns, cons
 	const nlohmann::ordered_json line = {{"process", std::move(p)}};
 	// Arguments are whoever started the process's bytes: replace invalid UTF-8, never throw.
 	out_ << line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+}
+
+void SampleWriter::write_footprint(std::uint32_t pid, std::uint64_t start_ns, std::uint64_t t_ns,
+				   const Footprint &footprint)
+{
+	header_before_line();
+	line_.clear();
+	fmt::format_to(std::back_inserter(line_),
+		       R"({{"footprint":{{"tgid":{},"start":{},"t":{},"resident":{},"largest":{},"threads":[)", pid, start_ns,
+		       t_ns, footprint.resident_bytes, footprint.largest_mapping_bytes);
+	for (std::size_t i = 0; i < footprint.threads.size() && i < kMaxFootprintThreads; i++)
+		fmt::format_to(std::back_inserter(line_), "{}[{},{}]", i ? "," : "", footprint.threads[i].tid,
+			       std::min<std::uint32_t>(footprint.threads[i].busy_permille, 1000));
+	line_ += "]}}\n";
+	out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
 }
 
 std::string SampleFileError::message() const
@@ -619,6 +661,21 @@ bool SampleReader::next(Sample &sample)
 				return fail(std::move(*error));
 			if (on_process_)
 				on_process_(process.pid, process.start_ns, std::move(process.info));
+			continue;
+		}
+		if (line.starts_with("{\"footprint\":")) {
+			json doc;
+			std::uint32_t pid = 0;
+			std::uint64_t start_ns = 0, t_ns = 0;
+			Footprint footprint;
+			if (header_.version < 2)
+				return fail("a \"footprint\" line in a version 1 file");
+			if (auto error = parse_object(line, doc))
+				return fail(std::move(*error));
+			if (auto error = parse_footprint(doc, pid, start_ns, t_ns, footprint))
+				return fail(std::move(*error));
+			if (on_footprint_)
+				on_footprint_(pid, start_ns, t_ns, std::move(footprint));
 			continue;
 		}
 		if (auto error = parse_sample(line, sample, header_.version))

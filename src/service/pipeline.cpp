@@ -3,6 +3,7 @@
 
 #include "mxwatch/enrich/container_resolver.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <malloc.h>
 #include <fmt/format.h>
@@ -16,6 +17,10 @@ constexpr std::uint64_t kLivenessIntervalNs = 1'000'000'000;
 constexpr std::uint64_t kExpiryIntervalNs = 10'000'000'000;
 // An idle process that was not alerted on is looked up in /proc at most this often.
 constexpr std::uint64_t kLivenessRecheckNs = 60'000'000'000;
+// A process awaiting corroboration has its footprint read at most this often,
+// and at most this many are read per round (about every 100 ms).
+constexpr std::uint64_t kFootprintIntervalNs = 1'000'000'000;
+constexpr std::size_t kFootprintsPerRound = 8;
 
 } // namespace
 
@@ -26,6 +31,43 @@ Pipeline::Pipeline(const PipelineOptions &options, SampleSource &source, Process
 {
 	// Erased after the events of this round: a Resolved event names the process it forgets.
 	detector_.on_forget([this](const ProcessKey &key) { forgotten_.push_back(key); });
+	// A recording's footprints, at their place in the stream (replay).
+	source_.on_footprint([this](std::uint32_t pid, std::uint64_t start_ns, std::uint64_t t_ns, const Footprint &f) {
+		on_footprint(ProcessKey{pid, start_ns}, f, t_ns);
+	});
+}
+
+void Pipeline::on_footprint(const ProcessKey &key, const Footprint &footprint, std::uint64_t t_ns)
+{
+	counts_.footprints++;
+	if (recorder_)
+		recorder_->write_footprint(key.tgid, key.start_ns, t_ns, footprint);
+	if (auto detection = detector_.corroborate(key, footprint, t_ns))
+		on_detection(std::move(*detection));
+}
+
+void Pipeline::gather_footprints(std::uint64_t now_ns)
+{
+	const auto &awaiting = detector_.awaiting_corroboration();
+	if (awaiting.empty())
+		return;
+	// The least recently looked at first; corroborate() changes the set, so pick first.
+	std::vector<std::pair<std::uint64_t, ProcessKey>> due;
+	for (const auto &key : awaiting) {
+		const auto it = known_.find(key);
+		if (it != known_.end() && it->second.footprint_checked_ns + kFootprintIntervalNs <= now_ns)
+			due.emplace_back(it->second.footprint_checked_ns, key);
+	}
+	const std::size_t n = std::min(due.size(), kFootprintsPerRound);
+	std::partial_sort(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(n), due.end(),
+			  [](const auto &a, const auto &b) { return a.first < b.first; });
+	for (std::size_t i = 0; i < n; i++) {
+		const ProcessKey key = due[i].second;
+		KnownProcess &known = known_.at(key);
+		known.footprint_checked_ns = now_ns;
+		if (auto footprint = processes_.footprint(key.tgid, known.facts))
+			on_footprint(key, *footprint, now_ns);
+	}
 }
 
 ProcessInfo Pipeline::process_info(const ProcessKey &key) const
@@ -250,6 +292,7 @@ void Pipeline::run_periodic(std::uint64_t now_ns)
 			forget_exited(now_ns);
 		next_liveness_ns_ = now_ns + kLivenessIntervalNs;
 	}
+	gather_footprints(now_ns);
 	if (now_ns >= next_expiry_ns_) {
 		expire(now_ns);
 		next_expiry_ns_ = now_ns + kExpiryIntervalNs;

@@ -99,6 +99,40 @@ TEST(OcsfAlert, UnresolvedFieldsAreLeftOut)
 	EXPECT_EQ(f["finding_info"]["uid"], f["metadata"]["uid"]);
 }
 
+TEST(AlertSeverity, TheDecidingRuleAndItsSeverityAreInBothFormats)
+{
+	const Alert high = sample_alert(sample_detection("xmrig"), enriched_process());
+	EXPECT_EQ(to_ecs(high)["event"]["severity"], 73);
+	EXPECT_EQ(to_ecs(high)["mxwatch"]["rule"], "churn-mxcsr-only");
+	EXPECT_EQ(to_ecs(high)["mxwatch"]["severity"], "high");
+	EXPECT_EQ(to_ocsf(high)["severity"], "High");
+	EXPECT_EQ(to_ocsf(high)["unmapped"]["mxwatch"]["rule"], "churn-mxcsr-only");
+
+	// Churn set like fesetround(), sustained without a footprint: the lower-severity rule.
+	Detection sustained = sample_detection("fenv-tests");
+	sustained.verdict.rule = DecisionRule::SustainedChurn;
+	const Alert medium = sample_alert(sustained, enriched_process());
+	const auto ecs = to_ecs(medium);
+	EXPECT_EQ(ecs["event"]["severity"], 47);
+	EXPECT_EQ(ecs["mxwatch"]["rule"], "sustained-churn");
+	EXPECT_EQ(ecs["mxwatch"]["rule_description"], "sustained churn, no footprint");
+	EXPECT_EQ(ecs["mxwatch"]["severity"], "medium");
+	const auto ocsf = to_ocsf(medium);
+	EXPECT_EQ(ocsf["severity_id"], 3);
+	EXPECT_EQ(ocsf["severity"], "Medium");
+	EXPECT_EQ(ocsf["unmapped"]["mxwatch"]["severity"], "medium");
+	EXPECT_EQ(ocsf["unmapped"]["mxwatch"]["rule_description"], "sustained churn, no footprint");
+
+	// Resolved stays informational whatever the rule.
+	sustained.stage = AlertStage::Resolved;
+	EXPECT_EQ(to_ecs(sample_alert(sustained, enriched_process()))["event"]["severity"], 21);
+	EXPECT_EQ(to_ocsf(sample_alert(sustained, enriched_process()))["severity_id"], 1);
+	// No rule (a detection built by hand): no rule fields.
+	Detection bare = sample_detection("xmrig");
+	bare.verdict.rule = DecisionRule::None;
+	EXPECT_FALSE(to_ecs(sample_alert(bare, enriched_process()))["mxwatch"].contains("rule"));
+}
+
 class RenderedAlertTest : public ::testing::TestWithParam<AlertFormat> {
 };
 

@@ -36,6 +36,7 @@ inline Detection sample_detection(std::string comm)
 	d.threads = {4242, 4243};
 	d.verdict.kind = VerdictKind::Miner;
 	d.verdict.score = 0.87;
+	d.verdict.rule = DecisionRule::ChurnMxcsrOnly;
 	d.verdict.reason = "all 4 rounding modes";
 	return d;
 }

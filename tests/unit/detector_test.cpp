@@ -145,6 +145,179 @@ TEST(Detector, RandomModesSetThroughFesetroundAreNotAMiner)
 	EXPECT_NE(verdict.reason.find("fesetround"), std::string::npos) << verdict.reason;
 }
 
+std::uint16_t x87(int mode)
+{
+	return static_cast<std::uint16_t>(kX87CwDefault | mode << 10);
+}
+
+// Random modes set like fesetround() (x87 agrees) for `seconds` of 20 ms samples.
+void feed_fesetround_churn(Feed &feed, std::mt19937 &rng, double seconds, std::uint32_t tid = 0)
+{
+	for (int i = 0; i < static_cast<int>(seconds * 50); i++) {
+		const int mode = static_cast<int>(rng() % 4);
+		feed.sample(csr(mode, true), tid, 0, x87(mode));
+	}
+}
+
+Footprint randomx_light_footprint(std::uint32_t tid = 100, std::uint32_t busy_permille = 990)
+{
+	Footprint f;
+	f.resident_bytes = 262ull << 20; // the 256 MiB cache, a 2 MiB scratchpad, code
+	f.largest_mapping_bytes = 256ull << 20;
+	f.threads = {{tid, busy_permille}};
+	return f;
+}
+
+TEST(Detector, MxcsrOnlyChurnNamesItsRuleAndHighSeverity)
+{
+	Detector detector;
+	Feed feed(detector);
+	std::mt19937 rng(1);
+	for (int i = 0; i < 200 && !feed.first(); i++)
+		feed.sample(csr(static_cast<int>(rng() % 4), true));
+	ASSERT_TRUE(feed.first());
+	EXPECT_EQ(feed.first()->verdict.rule, DecisionRule::ChurnMxcsrOnly);
+	EXPECT_EQ(feed.first()->verdict.severity(), Severity::High);
+	EXPECT_TRUE(feed.first()->verdict.reason.starts_with("rounding churn, MXCSR-only")) << feed.first()->verdict.reason;
+	EXPECT_TRUE(detector.awaiting_corroboration().empty());
+}
+
+TEST(Detector, ChurnSetLikeFesetroundAwaitsCorroborationAndRandomxMemoryMakesItAMiner)
+{
+	Detector detector;
+	Feed feed(detector);
+	std::mt19937 rng(13);
+	feed_fesetround_churn(feed, rng, 5);
+	EXPECT_FALSE(feed.first()); // the x87 word alone is no proof either way...
+	const ProcessKey key{100, 5};
+	ASSERT_TRUE(detector.awaiting_corroboration().contains(key)); // ...so it waits for the footprint
+	EXPECT_TRUE(detector.processes().at(key).verdict.awaits_corroboration);
+
+	const auto d = detector.corroborate(key, randomx_light_footprint(), feed.now());
+	ASSERT_TRUE(d);
+	EXPECT_EQ(d->stage, AlertStage::First);
+	EXPECT_EQ(d->verdict.kind, VerdictKind::Miner);
+	EXPECT_EQ(d->verdict.rule, DecisionRule::ChurnFootprint);
+	EXPECT_EQ(d->verdict.severity(), Severity::High);
+	EXPECT_NE(d->verdict.reason.find("RandomX-sized memory"), std::string::npos) << d->verdict.reason;
+	EXPECT_NE(d->verdict.reason.find("262 MiB resident"), std::string::npos) << d->verdict.reason;
+	EXPECT_FALSE(detector.awaiting_corroboration().contains(key));
+	// Once decided, later footprints and samples add no second alert.
+	EXPECT_FALSE(detector.corroborate(key, randomx_light_footprint(), feed.now()));
+}
+
+TEST(Detector, AlmostAlwaysAgreeingX87WordStillAwaitsCorroboration)
+{
+	// A patched RandomX loads the x87 word right after MXCSR: 99.9% of preemptions agree.
+	Detector detector;
+	Feed feed(detector);
+	std::mt19937 rng(5);
+	for (int i = 0; i < 2000; i++) {
+		const int mode = static_cast<int>(rng() % 4);
+		feed.sample(csr(mode, true), 0, 0, x87(i % 1000 == 0 ? 0 : mode));
+	}
+	EXPECT_FALSE(feed.first());
+	EXPECT_TRUE(detector.awaiting_corroboration().contains(ProcessKey{100, 5}));
+}
+
+TEST(Detector, FootprintWithoutRandomxMemoryOrWithIdleThreadsDoesNotCorroborate)
+{
+	Detector detector;
+	Feed feed(detector);
+	std::mt19937 rng(13);
+	feed_fesetround_churn(feed, rng, 5);
+	const ProcessKey key{100, 5};
+	Footprint small = randomx_light_footprint();
+	small.resident_bytes = 64ull << 20; // a test program's heap
+	EXPECT_FALSE(detector.corroborate(key, small, feed.now()));
+	EXPECT_FALSE(detector.corroborate(key, randomx_light_footprint(100, 10), feed.now())); // 1% of a CPU
+	EXPECT_FALSE(detector.corroborate(key, randomx_light_footprint(4242), feed.now())); // a thread that never churned
+	EXPECT_FALSE(detector.corroborate(ProcessKey{999, 1}, randomx_light_footprint(), feed.now())); // unknown
+	EXPECT_TRUE(detector.awaiting_corroboration().contains(key));
+	EXPECT_NE(detector.processes().at(key).verdict.kind, VerdictKind::Miner);
+}
+
+TEST(Detector, SustainedChurnWithoutFootprintIsALowerSeverityMinerWithItsReason)
+{
+	DetectorConfig config;
+	config.sustained_churn_ns = 30'000'000'000;
+	Detector detector(config);
+	Feed feed(detector);
+	std::mt19937 rng(3);
+	feed_fesetround_churn(feed, rng, 25);
+	EXPECT_FALSE(feed.first());
+	feed_fesetround_churn(feed, rng, 15);
+	ASSERT_TRUE(feed.first());
+	EXPECT_EQ(feed.first()->verdict.rule, DecisionRule::SustainedChurn);
+	EXPECT_EQ(feed.first()->verdict.severity(), Severity::Medium);
+	EXPECT_NE(feed.first()->verdict.reason.find("sustained for 3"), std::string::npos) << feed.first()->verdict.reason;
+	EXPECT_NE(feed.first()->verdict.reason.find("fesetround"), std::string::npos) << feed.first()->verdict.reason;
+	// It was sustained for about 30 s when alerted, not for 40.
+	EXPECT_LT(feed.first()->timestamp_ns - 1'000'000'000, 40'000'000'000u);
+}
+
+TEST(Detector, SustainedChurnStartsAgainAfterAPause)
+{
+	DetectorConfig config;
+	config.sustained_churn_ns = 30'000'000'000;
+	Detector detector(config);
+	Feed feed(detector);
+	std::mt19937 rng(3);
+	feed_fesetround_churn(feed, rng, 20);
+	feed.advance(2 * config.window_ns); // the evidence leaves the window
+	feed.sample(csr(0));
+	feed_fesetround_churn(feed, rng, 20);
+	EXPECT_FALSE(feed.first());
+}
+
+// The kernel's summaries (one record per 50 ms for a followed thread) of random
+// modes set like fesetround(): counted as the kernel counts them (bpf/mxwatch_counts.h).
+Sample fesetround_summary(std::mt19937 &rng, int &last_mode, std::uint64_t t_ns, int samples)
+{
+	Sample s;
+	s.timestamp_ns = t_ns;
+	s.tgid = s.tid = 100;
+	s.process_start_ns = 5;
+	s.comm = "worker";
+	SampleSummary summary;
+	summary.first_ns = t_ns - 40 * kMs;
+	for (int i = 0; i < samples; i++) {
+		const int mode = static_cast<int>(rng() % 4);
+		ModeCounts &c = summary.counts;
+		c.by_mode[static_cast<std::size_t>(mode)]++;
+		c.records++;
+		c.x87_agrees += mode != 0;
+		if (last_mode != 0) {
+			c.after_non_default++;
+			c.changed_after_non_default += mode != last_mode;
+		}
+		c.transitions += mode != last_mode;
+		last_mode = mode;
+	}
+	s.mxcsr = csr(last_mode);
+	s.x87_cw = x87(last_mode);
+	s.summary = summary;
+	return s;
+}
+
+TEST(Detector, SummariesOfChurnSetLikeFesetroundAwaitCorroborationAndTheFootprintDecides)
+{
+	Detector detector;
+	std::mt19937 rng(21);
+	int last_mode = 0;
+	std::uint64_t t = 1'000'000'000;
+	for (int i = 0; i < 60; i++, t += 50 * kMs) // 3 s of summaries, 5 samples each
+		EXPECT_FALSE(detector.observe(fesetround_summary(rng, last_mode, t, 5)));
+	const ProcessKey key{100, 5};
+	ASSERT_TRUE(detector.awaiting_corroboration().contains(key));
+	EXPECT_FALSE(detector.corroborate(key, randomx_light_footprint(100, 30), t)); // 3% of a CPU: too idle
+	const auto d = detector.corroborate(key, randomx_light_footprint(100, 400), t);
+	ASSERT_TRUE(d);
+	EXPECT_EQ(d->verdict.rule, DecisionRule::ChurnFootprint);
+	EXPECT_EQ(d->verdict.severity(), Severity::High);
+	EXPECT_EQ(d->threads, std::vector<std::uint32_t>{100});
+}
+
 TEST(Detector, OngoingUpdatesAreRateLimitedAndExitResolves)
 {
 	DetectorConfig config;

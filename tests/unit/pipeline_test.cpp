@@ -4,10 +4,12 @@
 #include "mxwatch/service/pipeline.hpp"
 
 #include "mxwatch/enrich/container_resolver.hpp"
+#include "mxwatch/recording/recording_source.hpp"
 
 #include <gtest/gtest.h>
 #include <map>
 #include <random>
+#include <sstream>
 
 namespace mxwatch {
 namespace {
@@ -48,7 +50,16 @@ public:
 	}
 	std::shared_ptr<ExecutableHasher> hasher() const override { return nullptr; }
 	bool local() const override { return true; }
+	std::optional<Footprint> footprint(std::uint32_t pid, const ProcessFacts &) override
+	{
+		footprint_reads++;
+		if (auto it = footprints.find(pid); it != footprints.end())
+			return it->second;
+		return std::nullopt;
+	}
 
+	std::map<std::uint32_t, Footprint> footprints;
+	int footprint_reads = 0;
 	std::map<std::uint32_t, ProcessInfo> known;
 	std::map<std::uint32_t, bool> alive;
 	// The container runtime's answer for a pid's container, settled (or not) by the test.
@@ -269,6 +280,80 @@ TEST(Pipeline, ExecutablesGroupRespawnedWorkers)
 	ASSERT_FALSE(h.events->empty());
 	EXPECT_EQ(h.events->front().detection.scope, Scope::Group);
 	EXPECT_NE(h.events->front().detection.group.find("/opt/respawning-miner"), std::string::npos);
+}
+
+// Random modes set like fesetround() (the x87 word agrees): a patched RandomX, or a test program.
+void fesetround_churn(SampleVector &source, std::uint32_t pid, std::uint64_t from_ns, std::uint64_t for_ns)
+{
+	std::mt19937 random(pid);
+	for (std::uint64_t t = from_ns; t < from_ns + for_ns; t += 10 * kMs) {
+		const int mode = static_cast<int>(random() % 4);
+		Sample s = one_sample(pid, t, mode);
+		s.x87_cw = static_cast<std::uint16_t>(kX87CwDefault | mode << 10);
+		source.push(s);
+	}
+}
+
+Footprint light_mode(std::uint32_t tid)
+{
+	return Footprint{262ull << 20, 256ull << 20, {{tid, 995}}};
+}
+
+TEST(Pipeline, ChurnSetLikeFesetroundIsAlertedOnceTheFootprintCorroboratesIt)
+{
+	Harness h;
+	h.directory.add(42, "/opt/xmr/patched-miner");
+	h.directory.add(43, "/usr/lib/fenv-tests");
+	h.directory.footprints[42] = light_mode(42);
+	h.directory.footprints[43] = Footprint{8ull << 20, 4ull << 20, {{43, 1000}}}; // no RandomX-sized memory
+	fesetround_churn(h.source, 42, 1 * kS, 5 * kS);
+	fesetround_churn(h.source, 43, 1 * kS, 5 * kS);
+	h.run();
+	ASSERT_EQ(h.kinds(), std::vector<AlertStage>{AlertStage::First});
+	const Detection &d = h.events->front().detection;
+	EXPECT_EQ(d.key.tgid, 42u);
+	EXPECT_EQ(d.verdict.rule, DecisionRule::ChurnFootprint);
+	EXPECT_EQ(d.verdict.severity(), Severity::High);
+	// Footprints are read only while a verdict awaits them, at most once a second per process.
+	EXPECT_GE(h.directory.footprint_reads, 2);
+	EXPECT_LE(h.directory.footprint_reads, 1 + 6);
+	EXPECT_EQ(h.pipeline.counts().footprints, static_cast<std::uint64_t>(h.directory.footprint_reads));
+	const auto &processes = h.pipeline.detector().processes();
+	EXPECT_EQ(processes.at(ProcessKey{43, 7}).verdict.kind, VerdictKind::Suspicious);
+}
+
+TEST(Pipeline, RecordedFootprintsReplayToTheSameAlerts)
+{
+	std::stringstream recording;
+	SampleWriter writer(recording);
+	writer.write_header(SampleFileHeader{});
+	std::vector<Alert> live;
+	{
+		Harness h;
+		h.directory.add(42, "/opt/xmr/patched-miner");
+		h.directory.footprints[42] = light_mode(42);
+		fesetround_churn(h.source, 42, 1 * kS, 4 * kS);
+		h.pipeline.set_recorder(&writer);
+		h.run();
+		live = *h.events;
+	}
+	ASSERT_EQ(live.size(), 1u);
+	EXPECT_NE(recording.str().find("{\"footprint\":{\"tgid\":42,\"start\":7,"), std::string::npos);
+
+	RecordingSource source(recording, "recording");
+	Pipeline replay({}, source, source, nullptr);
+	auto kept = std::make_unique<KeptOutput>();
+	auto events = kept->events;
+	replay.set_output(std::move(kept));
+	std::atomic<bool> stop{false};
+	replay.run(stop);
+	ASSERT_FALSE(source.error()) << source.error()->message();
+	ASSERT_EQ(events->size(), 1u);
+	const Detection &a = live.front().detection, &b = events->front().detection;
+	EXPECT_EQ(b.verdict.rule, DecisionRule::ChurnFootprint);
+	EXPECT_EQ(a.timestamp_ns, b.timestamp_ns);
+	EXPECT_EQ(a.verdict.reason, b.verdict.reason);
+	EXPECT_EQ(a.window_counts.total(), b.window_counts.total());
 }
 
 TEST(Pipeline, GroupEvidenceOutlivesForgottenWorkers)

@@ -323,6 +323,63 @@ TEST(SampleFile, MalformedSummariesAreRefused)
 	}
 }
 
+TEST(SampleFile, FootprintLinesRoundTripInTheirPlaceInTheStream)
+{
+	std::ostringstream out;
+	SampleWriter writer(out);
+	writer.write_header(SampleFileHeader{});
+	writer.write(make_sample("a"));
+	const Footprint written{274726912, 268439552, {{4242, 12}, {4243, 993}}};
+	writer.write_footprint(4242, 99'000'000, 1'234'567'890'999, written);
+	writer.write(make_sample("b"));
+	EXPECT_NE(out.str().find(R"({"footprint":{"tgid":4242,"start":99000000,"t":1234567890999,"resident":274726912,)"
+				 R"("largest":268439552,"threads":[[4242,12],[4243,993]]}})"),
+		  std::string::npos)
+		<< out.str();
+
+	std::istringstream in(out.str());
+	SampleReader reader(in, "fp.jsonl");
+	std::vector<std::string> order;
+	std::optional<Footprint> read;
+	reader.on_footprint([&](std::uint32_t pid, std::uint64_t start, std::uint64_t t, Footprint f) {
+		EXPECT_EQ(pid, 4242u);
+		EXPECT_EQ(start, 99'000'000u);
+		EXPECT_EQ(t, 1'234'567'890'999u);
+		read = std::move(f);
+		order.push_back("footprint");
+	});
+	Sample s;
+	while (reader.next(s))
+		order.push_back(s.comm);
+	EXPECT_FALSE(reader.error()) << reader.error()->message();
+	EXPECT_EQ(order, (std::vector<std::string>{"a", "footprint", "b"}));
+	ASSERT_TRUE(read);
+	EXPECT_EQ(*read, written);
+
+	// Hostile or broken footprint lines: one clear message, never a crash.
+	for (const auto &[line, message] : std::vector<std::pair<std::string, std::string>>{
+		     {R"({"footprint":[1]})", "field \"footprint\" is not an object"},
+		     {R"({"footprint":{"tgid":1,"start":1,"t":1,"resident":-1,"largest":0}})",
+		      "field \"resident\" is not an unsigned 64-bit integer"},
+		     {R"({"footprint":{"tgid":1,"start":1,"t":1,"resident":0,"largest":0,"threads":[[1,1001]]}})",
+		      "field \"threads\" holds an entry that is not a [tid, permille] pair"},
+		     {R"({"footprint":{"tgid":1,"start":1,"t":1,"resident":0,"largest":0,"threads":7}})",
+		      "field \"threads\" is not an array"},
+		     {R"({"footprint":{"tgid":1,"start":1,"resident":0,"largest":0}})", "missing field \"t\""}}) {
+		std::optional<SampleFileError> error;
+		read_all(std::string(R"({"format":"mxwatch-samples","version":2})") + "\n" + line + "\n", error);
+		ASSERT_TRUE(error) << line;
+		EXPECT_EQ(error->line, 2u);
+		EXPECT_TRUE(error->reason.starts_with(message)) << error->reason;
+	}
+	// Footprint lines came with version 2.
+	std::optional<SampleFileError> error;
+	read_all(std::string(kHeader) + "\n" + R"({"footprint":{"tgid":1,"start":1,"t":1,"resident":0,"largest":0}})" + "\n",
+		 error);
+	ASSERT_TRUE(error);
+	EXPECT_EQ(error->reason, "a \"footprint\" line in a version 1 file");
+}
+
 TEST(SampleFile, ErrorMessageIsFileLineReason)
 {
 	std::optional<SampleFileError> error;
@@ -394,6 +451,7 @@ struct Replayed {
 	std::set<std::uint32_t> tgids;
 	std::uint64_t samples = 0;
 	std::vector<Detection> detections;
+	std::uint64_t footprints = 0;
 };
 
 Replayed replay_fixture(const char *name)
@@ -403,6 +461,12 @@ Replayed replay_fixture(const char *name)
 	SampleReader reader(file, name);
 	Detector detector;
 	Replayed result;
+	// Footprint lines corroborate where they stand in the stream, as in replay.
+	reader.on_footprint([&](std::uint32_t pid, std::uint64_t start, std::uint64_t t, Footprint f) {
+		result.footprints++;
+		if (auto detection = detector.corroborate({pid, start}, f, t))
+			result.detections.push_back(*detection);
+	});
 	Sample s;
 	while (reader.next(s)) {
 		result.samples++;
@@ -427,9 +491,27 @@ TEST(SampleFileFixtures, RandomxWorkloadsAreDetected)
 	}
 }
 
+TEST(SampleFileFixtures, EvasiveVariantsAreDetectedByTheRuleThatMustCatchThem)
+{
+	// The x87 word loaded like fesetround() with the light-mode cache's 256 MiB (FTZ/DAZ set;
+	// clear with the sticky flags kept): only the recorded footprint makes them miners.
+	for (const auto &[name, rule] : std::vector<std::pair<const char *, DecisionRule>>{
+		     {"evasive-x87-256mib.jsonl", DecisionRule::ChurnFootprint},
+		     {"evasive-x87-sticky-noftz.jsonl", DecisionRule::ChurnFootprint},
+		     {"v2-like.jsonl", DecisionRule::ChurnMxcsrOnly}}) {
+		const Replayed r = replay_fixture(name);
+		ASSERT_EQ(r.tgids.size(), 1u) << name << ": fixtures hold one workload";
+		ASSERT_FALSE(r.detections.empty()) << name << " (" << r.samples << " samples)";
+		EXPECT_EQ(r.detections[0].verdict.kind, VerdictKind::Miner) << name;
+		EXPECT_EQ(r.detections[0].verdict.rule, rule) << name << ": " << r.detections[0].verdict.reason;
+		if (rule == DecisionRule::ChurnFootprint)
+			EXPECT_GT(r.footprints, 0u) << name;
+	}
+}
+
 TEST(SampleFileFixtures, BenignRoundingIsNotDetected)
 {
-	for (const char *name : {"interval-boost.jsonl", "fixed-mode-up.jsonl"}) {
+	for (const char *name : {"interval-boost.jsonl", "fixed-mode-up.jsonl", "fenv-cycle-random.jsonl"}) {
 		const Replayed r = replay_fixture(name);
 		EXPECT_EQ(r.tgids.size(), 1u) << name;
 		EXPECT_GT(r.samples, 0u) << name;

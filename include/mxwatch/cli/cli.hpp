@@ -29,6 +29,7 @@ struct DetectionOptions {
 	double false_alarm = DetectorConfig{}.false_alarm;
 	double window_s = static_cast<double>(DetectorConfig{}.window_ns) / 1e9;
 	double ongoing_interval_s = static_cast<double>(DetectorConfig{}.ongoing_interval_ns) / 1e9;
+	double sustained_churn_s = static_cast<double>(DetectorConfig{}.sustained_churn_ns) / 1e9;
 	AllowlistConfig allowlist;
 	std::string action = "none"; // --action none|stop|kill
 	void apply(PipelineOptions &options) const;
@@ -41,6 +42,7 @@ struct CommonOptions {
 	std::string attach = "auto";
 	std::uint32_t ring_buffer_kib = 1024;
 	unsigned sampling_floor_hz = 50;
+	unsigned sampling_boost = FloorBoost{}.factor;
 	DetectionOptions detection;
 	OutputOptions output; // where alerts go (run)
 	std::string metrics_address; // --metrics-address, empty: no metrics endpoint

@@ -17,10 +17,17 @@
 //           samples, has share rare_share_miner (H1) vs rare_share_benign (H0);
 //   churn:  after a non-default sample the next sample differs with
 //           probability change_rate_miner (H1) vs change_rate_benign (H0).
-// Both must cross log((1 - miss) / false_alarm), and the non-default samples
-// must not mostly carry the same mode in the x87 control word.
+// Both must cross log((1 - miss) / false_alarm). Then (DecisionRule):
+//   MXCSR-only writes (the x87 control word mostly at nearest): a miner;
+//   written like fesetround() (x87 agrees): a miner once the enrich stage's
+//           Footprint shows RandomX-sized resident memory and busy churning
+//           threads (corroborate()), or, at lower severity, once the churn has
+//           lasted sustained_churn_ns without that.
+// Nothing the process writes into the x87 word, FTZ/DAZ or the sticky flags
+// can make a churning process look benign: at most it waits for corroboration.
 #pragma once
 
+#include "mxwatch/detect/footprint.hpp"
 #include "mxwatch/detect/sample.hpp"
 
 #include <array>
@@ -31,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace mxwatch {
@@ -44,7 +52,13 @@ struct DetectorConfig {
 	double rare_share_miner = 0.20;  // RandomX: about 1/3
 	double change_rate_benign = 0.15;
 	double change_rate_miner = 0.50; // RandomX: about 0.75
-	double max_x87_agreement = 0.5;  // above: modes set through fesetround()
+	double max_x87_agreement = 0.5;  // above: modes set like fesetround(), corroboration needed
+	// Corroboration of churn set like fesetround(): RandomX light mode holds a
+	// 256 MiB cache, fast mode a 2080 MiB dataset.
+	std::uint64_t min_resident_bytes = 200ull << 20;
+	double min_busy_share = 0.05; // the busiest churning thread's CPU share since it started
+	// Churn set like fesetround() that lasts this long without a footprint: a lower-severity alert.
+	std::uint64_t sustained_churn_ns = 300'000'000'000;
 	std::uint64_t window_ns = 60'000'000'000;
 	std::uint64_t ongoing_interval_ns = 300'000'000'000; // at most one `ongoing` per process per interval
 	std::uint64_t idle_expiry_ns = 120'000'000'000;      // forget a process without samples this long
@@ -79,13 +93,36 @@ private:
 enum class VerdictKind { Benign, Suspicious, Miner };
 std::string_view to_string(VerdictKind kind);
 
+// Which rule made a miner of a process (docs/detection.md).
+enum class DecisionRule {
+	None,
+	ChurnMxcsrOnly,  // random rounding churn over all four modes, written to MXCSR only
+	ChurnFootprint,  // the same churn set like fesetround(), with RandomX-sized memory and busy threads
+	SustainedChurn,  // the same churn set like fesetround() for sustained_churn_ns, no footprint
+};
+// "churn-mxcsr-only", "churn-footprint", "sustained-churn" (or "none"): for machines.
+std::string_view to_string(DecisionRule rule);
+// One phrase for people: "rounding churn, MXCSR-only", ...
+std::string_view describe(DecisionRule rule);
+
+enum class Severity { None, Medium, High };
+std::string_view to_string(Severity severity); // "none", "medium", "high"
+Severity severity_of(DecisionRule rule);
+
 struct Verdict {
 	VerdictKind kind = VerdictKind::Benign;
 	double score = 0;         // 0..1: progress of the weaker test towards its threshold
 	double spread_llr = 0;    // log-likelihood ratios of the two tests
 	double churn_llr = 0;
+	// Both tests crossed but the modes were set like fesetround(): a miner only
+	// with corroboration (Detector::corroborate) or once sustained.
+	bool awaits_corroboration = false;
+	DecisionRule rule = DecisionRule::None; // set when kind is Miner
 	std::string reason;
+
+	Severity severity() const { return kind == VerdictKind::Miner ? severity_of(rule) : Severity::None; }
 };
+
 
 // Pure decision over the counts of one thread, process or group.
 Verdict judge(const ModeCounts &counts, const DetectorConfig &config);
@@ -138,6 +175,11 @@ struct ProcessEvidence {
 	GroupEvidence *group = nullptr;
 	bool alerted = false;
 	bool exited = false; // kept for reports until it expires
+	// Corroboration of churn set like fesetround(): the latest footprint and
+	// whether it showed RandomX-sized memory and a busy churning thread.
+	std::optional<Footprint> footprint;
+	bool footprint_corroborates = false;
+	std::uint64_t churn_since_ns = 0; // since when it awaits corroboration without pause (0: not)
 	std::uint64_t last_alert_ns = 0;
 	std::uint64_t first_alert_ns = 0;
 	std::list<ProcessKey>::iterator recency; // its place in the detector's eviction order
@@ -174,6 +216,13 @@ public:
 	// the group evidence. Returns a First or Ongoing detection when one is due.
 	std::optional<Detection> observe(const Sample &sample, const std::string &group = {});
 
+	// The enrich stage's footprint of a process whose verdict awaits
+	// corroboration, taken at `now_ns`: a First detection when it corroborates.
+	std::optional<Detection> corroborate(const ProcessKey &key, const Footprint &footprint, std::uint64_t now_ns);
+	// The processes whose churn awaits corroboration (not yet alerted on): the
+	// pipeline gathers their footprints.
+	const std::unordered_set<ProcessKey, ProcessKeyHash> &awaiting_corroboration() const { return awaiting_; }
+
 	// The process is gone: Resolved if it had been alerted on (once). Its evidence
 	// stays for reports until it expires.
 	std::optional<Detection> process_exited(const ProcessKey &key, std::uint64_t now_ns);
@@ -203,6 +252,11 @@ private:
 	void evict_one();
 	void touch(ProcessEvidence &process);
 	Detection detection_for(const ProcessEvidence &process, AlertStage stage, std::uint64_t now_ns) const;
+	// Judges the process on its threads, itself and its group at `now`; the event due, if any.
+	std::optional<Detection> decide(ProcessEvidence &process, const Verdict &thread_verdict, std::uint64_t now_ns);
+	bool corroborates(const ProcessEvidence &process, const Footprint &footprint, std::uint64_t now_ns) const;
+	std::string reason_for(const ProcessEvidence &process, const ModeCounts &counts, const Verdict &verdict,
+			       std::uint64_t now_ns) const;
 
 	struct Tests; // the SPRTs' constants, derived from config_ once
 	friend Verdict judge(const ModeCounts &counts, const DetectorConfig &config);
@@ -210,6 +264,7 @@ private:
 	std::unique_ptr<const Tests> tests_;
 	std::unordered_map<ProcessKey, ProcessEvidence, ProcessKeyHash> processes_;
 	std::unordered_map<std::string, GroupEvidence> groups_;
+	std::unordered_set<ProcessKey, ProcessKeyHash> awaiting_;
 	std::list<std::string> idle_groups_; // groups no process holds, longest idle first
 	// Eviction order at the cap, least recently seen first: [0] processes not
 	// alerted on, [1] under an alert (evicted only when [0] is empty). A list,

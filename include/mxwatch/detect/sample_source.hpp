@@ -5,6 +5,7 @@
 // that `run`, `check`, `replay` and `doctor` judge alike.
 #pragma once
 
+#include "mxwatch/detect/footprint.hpp"
 #include "mxwatch/detect/sample.hpp"
 
 #include <algorithm>
@@ -30,6 +31,13 @@ public:
 	virtual std::uint64_t now_ns() const = 0;
 	// Wall-clock time of a sample timestamp, for the alert's @timestamp.
 	virtual std::chrono::system_clock::time_point wall_time(std::uint64_t timestamp_ns) const = 0;
+
+	// Footprints that come with the samples (a recording's footprint lines), handed
+	// over at their place in the stream, between the samples around them. Live
+	// sources have none: the pipeline reads /proc itself.
+	using FootprintHandler =
+		std::function<void(std::uint32_t pid, std::uint64_t start_ns, std::uint64_t t_ns, const Footprint &)>;
+	virtual void on_footprint(FootprintHandler) {}
 };
 
 // Samples from memory, in order, in one poll each: the tests' source. Its clock

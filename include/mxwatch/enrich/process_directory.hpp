@@ -6,6 +6,7 @@
 // on this host.
 #pragma once
 
+#include "mxwatch/detect/footprint.hpp"
 #include "mxwatch/enrich/container_resolver.hpp"
 #include "mxwatch/enrich/executable_hash.hpp"
 #include "mxwatch/enrich/process_info.hpp"
@@ -36,6 +37,9 @@ public:
 	virtual std::shared_ptr<ExecutableHasher> hasher() const = 0;
 	// Whether these processes run here, so that a response can be applied to them.
 	virtual bool local() const = 0;
+	// Its memory and CPU use now (enrich/footprint.hpp); nothing when it is gone
+	// or when this directory cannot look (replay: footprints come from the recording).
+	virtual std::optional<Footprint> footprint(std::uint32_t, const ProcessFacts &) { return std::nullopt; }
 	// The process's sockets now (see process_sockets.hpp); nothing where the
 	// processes are not on this host, or when `pid` is no longer that process.
 	virtual std::optional<ProcessSockets> sockets(std::uint32_t pid, const ProcessFacts &facts) const
@@ -57,6 +61,7 @@ public:
 	std::optional<bool> running(std::uint32_t pid, const ProcessFacts &facts) const override;
 	std::shared_ptr<ExecutableHasher> hasher() const override { return hasher_; }
 	bool local() const override { return true; }
+	std::optional<Footprint> footprint(std::uint32_t pid, const ProcessFacts &facts) override;
 	std::optional<ProcessSockets> sockets(std::uint32_t pid, const ProcessFacts &facts) const override;
 
 private:

@@ -16,6 +16,7 @@ namespace mxwatch {
 struct LiveSourceOptions {
 	SamplerOptions sampler;
 	unsigned sampling_floor_hz = 50; // 0: no wakers
+	unsigned sampling_boost = FloorBoost{}.factor; // faster while a followed thread is undecided; 1: never
 	// Wakers park while no thread leaves the default mode (run, check, doctor);
 	// `record` keeps them awake so that a recording shows the rates run gets.
 	bool park_sampling_floor = true;

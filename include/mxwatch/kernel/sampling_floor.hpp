@@ -10,6 +10,14 @@
 // costing nothing) once no non-default sample came for that long, and resume
 // on the next one (on_sample). They are created once, with their real-time
 // policy, at start-up: parking never needs CAP_SYS_NICE again.
+//
+// Adaptive: while a thread is followed but has not yet given enough evidence
+// to decide (a non-default sample seen, fewer than FloorBoost::samples since,
+// a kernel summary counting as the non-default samples it stands for),
+// the wakers wake `factor` times faster, for at most FloorBoost::duration per
+// thread. A throttled miner is preempted mid-hash only by the floor: this is
+// what gets it decided in seconds instead of tens of seconds. Samples carry no
+// CPU number, so every CPU is woken faster.
 #pragma once
 
 #include "mxwatch/detect/sample.hpp"
@@ -21,6 +29,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace mxwatch {
@@ -31,19 +40,32 @@ namespace mxwatch {
 // containers).
 std::string sched_fifo_refusal(int err, bool has_cap_sys_nice);
 
+struct FloorBoost {
+	unsigned factor = 10;                         // boosted rate = rate_hz * factor; 1: no boost
+	std::uint32_t samples = 64;                   // non-default samples after which a thread is decided enough
+	std::chrono::nanoseconds duration = std::chrono::seconds(30); // at most this long per thread
+	std::size_t max_threads = 1024;               // threads boosted at once; more are sampled at the base rate
+};
+
 class SamplingFloor {
 public:
 	// Starts one waker per CPU this process may run on; rate_hz == 0 starts none.
 	// idle_after == 0: always awake; otherwise parked until a non-default
 	// sample arrives, and again after idle_after without one.
-	explicit SamplingFloor(unsigned rate_hz, std::chrono::nanoseconds idle_after = {});
+	explicit SamplingFloor(unsigned rate_hz, std::chrono::nanoseconds idle_after = {}, FloorBoost boost = {});
 	~SamplingFloor();
 	SamplingFloor(const SamplingFloor &) = delete;
 	SamplingFloor &operator=(const SamplingFloor &) = delete;
 
-	// Every sample the kernel sends; a non-default one wakes parked wakers.
-	// Cheap: one atomic store, plus a notification only when they were parked.
+	// Every sample the kernel sends; a non-default one wakes parked wakers and
+	// boosts the rate while its thread is undecided. Called from one thread (the
+	// poll loop). Cheap: a hash lookup and an atomic store, plus a notification
+	// only when the wakers were parked.
 	void on_sample(const Sample &sample);
+	// Whether the wakers run at the boosted rate at `now_ns` (CLOCK_MONOTONIC).
+	bool boosted(std::uint64_t now_ns) const { return static_cast<std::int64_t>(now_ns) < boost_until_ns_.load(); }
+	// Threads currently boosted (followed, undecided), for tests and doctor.
+	std::size_t boosted_threads() const { return following_.size(); }
 
 	unsigned rate_hz() const { return rate_hz_; }
 	std::size_t wakers() const { return wakers_.size(); }
@@ -58,11 +80,21 @@ public:
 private:
 	void wake_periodically(int cpu, std::stop_token stop);
 	bool idle() const;
+	void follow(const Sample &sample, std::uint64_t non_default); // its non-default samples
+
+	struct Followed {
+		std::uint64_t until_ns = 0; // boosted at most until then
+		std::uint64_t samples = 0;  // non-default samples seen while boosted (a summary adds its count)
+	};
 
 	unsigned rate_hz_;
 	std::int64_t idle_after_ns_;
 	std::atomic<std::int64_t> last_activity_ns_{0}; // CLOCK_MONOTONIC of the last non-default sample
 	std::atomic<bool> parked_{false};
+	FloorBoost boost_;
+	std::unordered_map<std::uint32_t, Followed> following_;   // by tid: boosted, undecided
+	std::unordered_map<std::uint32_t, std::uint64_t> decided_; // by tid: when its boost ended
+	std::atomic<std::int64_t> boost_until_ns_{0};
 	std::mutex park_mutex_;
 	std::condition_variable_any unpark_;
 	mutable std::mutex refusal_mutex_;

@@ -33,6 +33,8 @@ public:
 	bool poll(std::chrono::milliseconds timeout, const Handler &handler) override;
 	std::uint64_t now_ns() const override { return now_ns_; }
 	std::chrono::system_clock::time_point wall_time(std::uint64_t timestamp_ns) const override;
+	// The recording's footprint lines, in their place between the samples.
+	void on_footprint(FootprintHandler handler) override { on_footprint_ = std::move(handler); }
 
 	// ProcessDirectory: what the recording says, and never "exited" (processes
 	// end by idle expiry on the recording's clock), nothing to hash here.
@@ -49,6 +51,7 @@ private:
 	std::uint64_t samples_ = 0;
 	std::uint64_t first_ns_ = 0;
 	std::uint64_t now_ns_ = 0;
+	FootprintHandler on_footprint_;
 };
 
 } // namespace mxwatch

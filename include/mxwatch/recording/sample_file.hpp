@@ -8,6 +8,7 @@
 // accept instead of guessing.
 #pragma once
 
+#include "mxwatch/detect/footprint.hpp"
 #include "mxwatch/detect/sample.hpp"
 #include "mxwatch/enrich/process_info.hpp"
 
@@ -59,6 +60,9 @@ public:
 	// What was learnt about a process at its first sample (a "process" line), so
 	// that replay groups and names processes as the live run did.
 	void write_process(std::uint32_t pid, std::uint64_t start_ns, const ProcessInfo &info);
+	// A footprint the pipeline learnt at `t_ns` (a "footprint" line), where it
+	// learnt it in the stream, so that replay corroborates alike.
+	void write_footprint(std::uint32_t pid, std::uint64_t start_ns, std::uint64_t t_ns, const Footprint &footprint);
 	std::uint64_t samples_written() const { return written_; }
 
 private:
@@ -99,6 +103,10 @@ public:
 	// Process lines met by next() go here (skipped without a handler).
 	using ProcessHandler = std::function<void(std::uint32_t pid, std::uint64_t start_ns, ProcessInfo info)>;
 	void on_process(ProcessHandler handler) { on_process_ = std::move(handler); }
+	// Footprint lines met by next() go here (skipped without a handler).
+	using FootprintHandler =
+		std::function<void(std::uint32_t pid, std::uint64_t start_ns, std::uint64_t t_ns, Footprint footprint)>;
+	void on_footprint(FootprintHandler handler) { on_footprint_ = std::move(handler); }
 
 	const SampleFileHeader &header() const { return header_; }
 	const std::optional<SampleFileError> &error() const { return error_; }
@@ -126,6 +134,7 @@ private:
 	SampleFileHeader header_;
 	std::optional<SampleFileError> error_;
 	ProcessHandler on_process_;
+	FootprintHandler on_footprint_;
 };
 
 // Parses what rfc3339() writes, and any RFC 3339 time with a Z or ±HH:MM offset.

@@ -47,6 +47,7 @@ struct PipelineCounts {
 	std::uint64_t allowlisted = 0;             // alert events held back by the allowlist
 	std::uint64_t container_waits = 0;         // first alerts held back for their container's metadata
 	std::uint64_t container_wait_timeouts = 0; // ... that went out without it
+	std::uint64_t footprints = 0;              // footprints handed to the detector (read here or replayed)
 };
 
 class Pipeline {
@@ -90,6 +91,7 @@ private:
 		std::string group; // executable, or empty: groups processes for the detector
 		std::optional<std::string> allowed;
 		std::uint64_t liveness_checked_ns = 0; // when it was last found alive
+		std::uint64_t footprint_checked_ns = 0; // when its footprint was last read
 	};
 
 	void on_sample(const Sample &sample);
@@ -104,6 +106,9 @@ private:
 	void forget_exited(std::uint64_t now_ns);
 	void expire(std::uint64_t now_ns);
 	void run_periodic(std::uint64_t now_ns);
+	// Reads the footprints of processes whose churn awaits corroboration (bounded, rate-limited).
+	void gather_footprints(std::uint64_t now_ns);
+	void on_footprint(const ProcessKey &key, const Footprint &footprint, std::uint64_t t_ns);
 
 	PipelineOptions options_;
 	SampleSource &source_;
