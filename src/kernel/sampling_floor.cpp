@@ -28,9 +28,24 @@ SamplingFloor::SamplingFloor(unsigned rate_hz, std::chrono::nanoseconds idle_aft
 		spdlog::warn("sampling floor off: cannot read the CPU affinity");
 		return;
 	}
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		if (CPU_ISSET(cpu, &allowed))
-			wakers_.emplace_back([this, cpu](std::stop_token stop) { wake_periodically(cpu, stop); });
+	// Each waker has its real-time policy and has dropped its capabilities before
+	// this returns: no thread of the daemon holds more than it needs once it watches.
+	std::ptrdiff_t not_started = CPU_COUNT(&allowed);
+	std::latch ready(not_started);
+	try {
+		for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+			if (CPU_ISSET(cpu, &allowed)) {
+				wakers_.emplace_back([this, cpu, &ready](std::stop_token stop) {
+					wake_periodically(cpu, ready, stop);
+				});
+				not_started--;
+			}
+	} catch (...) { // a thread that could not be created: those that were must be done with `ready`
+		ready.count_down(not_started);
+		ready.wait();
+		throw;
+	}
+	ready.wait();
 	spdlog::debug("sampling floor: {} wakers at {} Hz{}", wakers_.size(), rate_hz,
 		      idle_after_ns_ > 0 ? ", parked while no thread leaves the default rounding mode" : "");
 }
@@ -121,7 +136,7 @@ std::string SamplingFloor::realtime_refusal() const
 	return refusal_;
 }
 
-void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
+void SamplingFloor::wake_periodically(int cpu, std::latch &ready, std::stop_token stop)
 {
 	// Signals belong to the main thread's poll loop.
 	sigset_t all;
@@ -144,6 +159,7 @@ void SamplingFloor::wake_periodically(int cpu, std::stop_token stop)
 	}
 	pthread_setname_np(pthread_self(), "mxwatch-waker");
 	drop_thread_capabilities(); // its one privileged step (SCHED_FIFO) is done
+	ready.count_down();         // `ready` is gone after this
 
 	const std::uint64_t period_ns = kNanosPerSecond / rate_hz_;
 	const std::uint64_t boosted_period_ns = period_ns / boost_.factor;

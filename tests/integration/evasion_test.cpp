@@ -22,16 +22,6 @@ std::string describe(const CheckRun &run)
 	       run.document.dump(2);
 }
 
-std::vector<nlohmann::json> json_lines(const fs::path &path)
-{
-	std::vector<nlohmann::json> out;
-	std::ifstream in(path);
-	for (std::string line; std::getline(in, line);)
-		if (!line.empty())
-			out.push_back(nlohmann::json::parse(line));
-	return out;
-}
-
 TEST(Evasion, X87MirroringWithRandomxSizedMemoryIsAlertedWithin30sAndReplaysAlike)
 {
 	MXW_REQUIRE_PRIVILEGED();

@@ -18,20 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A TCP port nothing on loopback listens on now.
-int free_port()
-{
-	const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	sockaddr_in addr{};
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof(addr);
-	bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr));
-	getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
-	close(fd);
-	return ntohs(addr.sin_port);
-}
-
 // The established connection to the pool among the alert's sockets, if listed.
 std::optional<nlohmann::json> pool_connection(const nlohmann::json &sockets, int port)
 {

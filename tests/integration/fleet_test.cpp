@@ -48,20 +48,6 @@ std::optional<std::string> monitoring_unavailable()
 	return std::nullopt;
 }
 
-// A loopback port free right now (the peers are told to listen on it).
-int free_port()
-{
-	const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	sockaddr_in addr{};
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof(addr);
-	bind(fd, reinterpret_cast<sockaddr *>(&addr), len);
-	getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
-	close(fd);
-	return ntohs(addr.sin_port);
-}
-
 bool ready(int port)
 {
 	httplib::Client client("127.0.0.1", port);

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fstream>
 #include <sstream>
 #include <sys/wait.h>
@@ -212,6 +214,30 @@ std::optional<nlohmann::json> wait_for_alert(const std::filesystem::path &path, 
 		std::this_thread::sleep_for(std::chrono::milliseconds(200));
 	}
 	return std::nullopt;
+}
+
+std::vector<nlohmann::json> json_lines(const std::filesystem::path &path)
+{
+	std::vector<nlohmann::json> out;
+	std::ifstream in(path);
+	for (std::string line; std::getline(in, line);)
+		if (!line.empty())
+			out.push_back(nlohmann::json::parse(line));
+	return out;
+}
+
+int free_port(int type)
+{
+	const int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	sockaddr_in addr{};
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(addr);
+	if (fd < 0 || bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0 ||
+	    getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0)
+		throw std::runtime_error("cannot find a free port");
+	close(fd);
+	return ntohs(addr.sin_port);
 }
 
 } // namespace mxwatch::test

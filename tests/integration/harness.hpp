@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <thread>
 #include <vector>
@@ -68,6 +69,11 @@ private:
 };
 
 std::string read_text(const std::filesystem::path &path);
+// Every non-empty line of a JSON-lines file, parsed (throws on a line that is not JSON).
+std::vector<nlohmann::json> json_lines(const std::filesystem::path &path);
+// A free loopback port of this socket type (SOCK_STREAM, SOCK_DGRAM). It could be
+// taken again before the peer binds it; on a test machine that is not worth more code.
+int free_port(int type = SOCK_STREAM);
 
 // Polls `pred` every 20 ms until it holds; false on timeout.
 template <typename Pred> bool wait_until(Pred pred, std::chrono::milliseconds timeout)

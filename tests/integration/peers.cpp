@@ -26,22 +26,6 @@ std::optional<std::string> find_program(const std::vector<std::string> &candidat
 	return std::nullopt;
 }
 
-// A free loopback port of this type (it could be taken again before the peer
-// binds it; on a test machine that is not worth more code).
-int free_port(int type)
-{
-	const int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-	sockaddr_in addr{};
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof(addr);
-	if (bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0 ||
-	    getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0)
-		throw std::runtime_error("cannot find a free port");
-	close(fd);
-	return ntohs(addr.sin_port);
-}
-
 bool tcp_accepts(int port)
 {
 	const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -16,16 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::vector<nlohmann::json> json_lines(const fs::path &path)
-{
-	std::vector<nlohmann::json> out;
-	std::ifstream in(path);
-	for (std::string line; std::getline(in, line);)
-		if (!line.empty())
-			out.push_back(nlohmann::json::parse(line));
-	return out;
-}
-
 // What replay must reproduce of an ECS alert event.
 nlohmann::json essence(const nlohmann::json &alert)
 {

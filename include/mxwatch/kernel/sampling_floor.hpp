@@ -26,6 +26,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <latch>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -78,7 +79,7 @@ public:
 	std::string realtime_refusal() const;
 
 private:
-	void wake_periodically(int cpu, std::stop_token stop);
+	void wake_periodically(int cpu, std::latch &ready, std::stop_token stop);
 	bool idle() const;
 	void follow(const Sample &sample, std::uint64_t non_default); // its non-default samples
 
