@@ -108,41 +108,30 @@ std::optional<std::string> Alert::entity_id() const
 	return fmt::format("{}-{}-{}", *host.boot_id, detection.key.tgid, detection.key.start_ns);
 }
 
+Assessment Alert::assessment() const
+{
+	EvidenceView evidence;
+	evidence.footprint = footprint ? &*footprint : nullptr;
+	evidence.sockets = sockets ? &*sockets : nullptr;
+	evidence.miner = miner ? &*miner : nullptr;
+	return mxwatch::assess(detection.verdict, detection.stage, evidence);
+}
+
 std::string Alert::message() const
 {
-	std::string text;
 	const Detection &d = detection;
-	switch (d.stage) {
-	case AlertStage::First:
-		text = fmt::format("RandomX miner detected: process {} ({}): {}", d.key.tgid, d.comm, d.verdict.reason);
-		break;
-	case AlertStage::Ongoing:
-		text = fmt::format("RandomX miner still running: process {} ({}): {}", d.key.tgid, d.comm,
-		                   d.verdict.reason);
-		break;
-	case AlertStage::Resolved:
-		text = fmt::format("RandomX miner gone: process {} ({}) exited or went idle", d.key.tgid, d.comm);
-		break;
-	}
-	if (miner && !miner->empty()) {
-		std::vector<std::string> names;
-		for (const auto &m : *miner)
-			if (std::find(names.begin(), names.end(), m.software) == names.end())
-				names.push_back(m.software);
-		text += fmt::format("; executable matches {} (YARA)", fmt::join(names, ", "));
-	}
-	if (sockets) {
-		std::string peers;
-		int shown = 0;
-		for (const auto &e : sockets->endpoints)
-			if (e.connected() && shown++ < 3)
-				peers += fmt::format("{}{} {}", peers.empty() ? "" : ", ", e.transport,
-						     e.remote_ip.find(':') == std::string::npos
-							     ? fmt::format("{}:{}", e.remote_ip, e.remote_port)
-							     : fmt::format("[{}]:{}", e.remote_ip, e.remote_port));
-		if (!peers.empty())
-			text += "; connected to " + peers;
-	}
+	if (d.stage == AlertStage::Resolved)
+		return printable_utf8(
+			fmt::format("RandomX miner gone: process {} ({}) exited or went idle", d.key.tgid, d.comm));
+	const Assessment a = assessment();
+	// The strongest evidence first, then the rounding verdict that triggered.
+	std::string text = fmt::format("RandomX miner {}: process {} ({}): ",
+				       d.stage == AlertStage::First ? "detected" : "still running", d.key.tgid, d.comm);
+	if (!a.phrases.empty())
+		text += fmt::format("{}; ", fmt::join(a.phrases, ", "));
+	text += d.verdict.reason;
+	if (a.against)
+		text += "; but " + *a.against;
 	if (response)
 		text += fmt::format("; response {}: {}", to_string(response->action), response->describe());
 	return printable_utf8(text);
@@ -176,6 +165,42 @@ std::vector<std::string> remote_ips(const ProcessSockets &sockets)
 		if (e.connected() && std::find(ips.begin(), ips.end(), e.remote_ip) == ips.end())
 			ips.push_back(e.remote_ip);
 	return ips;
+}
+
+nlohmann::json footprint_document(const Footprint &footprint)
+{
+	std::vector<ThreadCpu> threads = footprint.threads;
+	std::sort(threads.begin(), threads.end(),
+		  [](const ThreadCpu &a, const ThreadCpu &b) { return a.busy_permille > b.busy_permille; });
+	std::size_t busy = 0;
+	nlohmann::json list = nlohmann::json::array();
+	for (const auto &t : threads) {
+		busy += t.busy_permille >= kBusyThreadPermille;
+		if (list.size() < kMaxFootprintThreadsShown)
+			list.push_back({{"tid", t.tid}, {"cpu_share", std::min<std::uint32_t>(t.busy_permille, 1000) / 1000.0}});
+	}
+	return {{"resident_bytes", footprint.resident_bytes},
+		{"largest_mapping_bytes", footprint.largest_mapping_bytes},
+		{"huge_page_bytes", footprint.huge_page_bytes},
+		{"threads_count", footprint.threads.size()},
+		{"busy_threads", busy},
+		{"threads", std::move(list)}};
+}
+
+nlohmann::json assessment_document(const Assessment &a)
+{
+	nlohmann::json kinds = nlohmann::json::array();
+	for (const auto kind : a.corroborating)
+		kinds.push_back(to_string(kind));
+	nlohmann::json doc = {{"severity", to_string(a.severity)},
+			      {"base_severity", to_string(a.base)},
+			      {"confidence", to_string(a.confidence)},
+			      {"confidence_score", a.confidence_score},
+			      {"corroborated_by", std::move(kinds)},
+			      {"evidence", a.phrases}};
+	if (a.against)
+		doc["against"] = *a.against;
+	return doc;
 }
 
 nlohmann::json response_document(const ResponseOutcome &r)

@@ -29,6 +29,7 @@ RenderedAlert render_alert(const Alert &alert, AlertFormat format)
 	rendered.document = document.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
 	rendered.message = alert.message();
 	rendered.stage = alert.stage();
+	rendered.severity = alert.assessment().severity;
 	rendered.event_id = alert.id;
 	rendered.time = alert.time;
 	const Detection &d = alert.detection;

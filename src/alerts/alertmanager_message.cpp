@@ -38,7 +38,9 @@ std::optional<std::string> first_of(const RenderedAlert &alert, std::initializer
 
 nlohmann::json alertmanager_labels(const RenderedAlert &alert)
 {
-	nlohmann::json labels = {{"alertname", kAlertmanagerAlertName}, {"severity", "critical"}};
+	nlohmann::json labels = {{"alertname", kAlertmanagerAlertName}};
+	if (alert.stage != AlertStage::Resolved) // a Close keeps the severity it fired with (the sink's)
+		labels["severity"] = std::string(alertmanager_severity(alert.severity));
 	set(labels, "host", alert.host_name.empty() ? std::nullopt : std::optional(alert.host_name));
 	set(labels, "pid", field(alert, "process.pid"));
 	set(labels, "process", field(alert, "process.name"));

@@ -23,15 +23,6 @@ struct EcsField {
 	Value (*value)(const Alert &); // nothing: left out
 };
 
-// ECS numeric severity (Elastic's rule scale: 21 low, 47 medium, 73 high, 99 critical):
-// 73 for a miner, 47 for one decided by the lower-severity rule (sustained churn).
-int ecs_severity(const Alert &a)
-{
-	if (a.stage() == AlertStage::Resolved)
-		return 21;
-	return a.detection.verdict.severity() == Severity::Medium ? 47 : 73;
-}
-
 // The rule that decided, when one did (docs/detection.md).
 Value rule_value(const Alert &a, std::string_view (*name)(DecisionRule))
 {
@@ -153,7 +144,11 @@ const EcsField kEcsFields[] = {
 		     type.push_back("denied");
 	     return type;
      }},
-    {"event.severity", false, [](const Alert &a) -> Value { return ecs_severity(a); }},
+    // Elastic's rule scale (21 low, 47 medium, 73 high, 99 critical), from the
+    // decision rule raised or lowered by the corroborating evidence (assessment.hpp).
+    {"event.severity", false, [](const Alert &a) -> Value { return ecs_severity(a.assessment().severity); }},
+    {"event.risk_score", false,
+     [](const Alert &a) -> Value { return static_cast<double>(ecs_severity(a.assessment().severity)); }},
     {"event.module", false, [](const Alert &) -> Value { return "mxwatch"; }},
     {"event.dataset", false, [](const Alert &) -> Value { return "mxwatch.alert"; }},
     {"rule.name", false, [](const Alert &) -> Value { return kRuleName; }},
@@ -239,8 +234,14 @@ const EcsField kEcsFields[] = {
     {"mxwatch.severity", false,
      [](const Alert &a) -> Value {
 	     return a.detection.verdict.rule == DecisionRule::None ? Value()
-								    : Value(to_string(a.detection.verdict.severity()));
+								    : Value(to_string(a.assessment().severity));
      }},
+    {"mxwatch.assessment", false,
+     [](const Alert &a) -> Value {
+	     return a.stage() == AlertStage::Resolved ? Value() : Value(assessment_document(a.assessment()));
+     }},
+    {"mxwatch.footprint", false,
+     [](const Alert &a) -> Value { return a.footprint ? Value(footprint_document(*a.footprint)) : std::nullopt; }},
     {"mxwatch.scope", false, [](const Alert &a) -> Value { return to_string(a.detection.scope); }},
     {"mxwatch.window_s", false, [](const Alert &a) -> Value { return a.window_s(); }},
     {"mxwatch.seconds_to_detect", false, [](const Alert &a) -> Value { return a.seconds_to_detect(); }},

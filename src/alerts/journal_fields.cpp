@@ -27,7 +27,7 @@ std::vector<std::string> journal_fields(const RenderedAlert &alert)
 	std::vector<std::string> fields;
 	fields.push_back("MESSAGE=" + alert.message);
 	fields.push_back("MESSAGE_ID=" + std::string(kJournalMessageId));
-	fields.push_back("PRIORITY=" + std::to_string(syslog_severity(alert.stage)));
+	fields.push_back("PRIORITY=" + std::to_string(syslog_severity(alert.severity)));
 	fields.push_back("SYSLOG_IDENTIFIER=mxwatch");
 	fields.push_back("MXWATCH_DOCUMENT=" + alert.document);
 	for (const auto &[name, value] : alert.fields)

@@ -22,21 +22,28 @@ struct Activity {
 	const char *name;
 	int status_id;
 	const char *status;
-	int severity_id;
-	const char *severity;
 };
 
 Activity activity_of(AlertStage stage)
 {
 	switch (stage) {
 	case AlertStage::First:
-		return {1, "Create", 1, "New", 4, "High"};
+		return {1, "Create", 1, "New"};
 	case AlertStage::Ongoing:
-		return {2, "Update", 1, "New", 4, "High"};
+		return {2, "Update", 1, "New"};
 	case AlertStage::Resolved:
-		return {3, "Close", 4, "Resolved", 1, "Informational"};
+		return {3, "Close", 4, "Resolved"};
 	}
-	return {1, "Create", 1, "New", 4, "High"};
+	return {1, "Create", 1, "New"};
+}
+
+// "low" -> "Low": OCSF's captions.
+std::string titled(std::string_view word)
+{
+	std::string out(word);
+	if (!out.empty() && out[0] >= 'a' && out[0] <= 'z')
+		out[0] = static_cast<char>(out[0] - 'a' + 'A');
+	return out;
 }
 
 std::int64_t epoch_ms(std::chrono::system_clock::time_point when)
@@ -155,7 +162,7 @@ nlohmann::json unmapped_evidence(const Alert &a)
 	if (d.verdict.rule != DecisionRule::None) {
 		evidence["rule"] = to_string(d.verdict.rule);
 		evidence["rule_description"] = describe(d.verdict.rule);
-		evidence["severity"] = to_string(d.verdict.severity());
+		evidence["severity"] = to_string(a.assessment().severity);
 	}
 	if (!d.threads.empty())
 		evidence["thread_ids"] = d.threads;
@@ -163,6 +170,10 @@ nlohmann::json unmapped_evidence(const Alert &a)
 		evidence["args_truncated"] = true;
 	if (a.miner)
 		evidence["yara"] = miner_document(*a.miner);
+	if (a.footprint)
+		evidence["footprint"] = footprint_document(*a.footprint);
+	if (a.stage() != AlertStage::Resolved)
+		evidence["assessment"] = assessment_document(a.assessment());
 	if (a.sockets && !a.sockets->endpoints.empty()) {
 		evidence["sockets"] = sockets_document(*a.sockets);
 		if (a.sockets->omitted)
@@ -220,16 +231,19 @@ nlohmann::json to_ocsf(const Alert &a)
 	f["type_uid"] = kClassDetectionFinding * 100 + activity.id;
 	f["type_name"] = std::string("Detection Finding: ") + activity.name;
 	f["time"] = time_ms;
-	// The lower-severity rule (sustained churn without a footprint): Medium.
-	const bool medium = a.stage() != AlertStage::Resolved && a.detection.verdict.severity() == Severity::Medium;
-	f["severity_id"] = medium ? 3 : activity.severity_id;
-	f["severity"] = medium ? "Medium" : activity.severity;
+	// The decision rule's severity, raised or lowered by the corroborating
+	// evidence (assessment.hpp); a Close is Informational.
+	const Assessment assessment = a.assessment();
+	f["severity_id"] = ocsf_severity_id(assessment.severity);
+	f["severity"] = ocsf_severity(assessment.severity);
 	f["status_id"] = activity.status_id;
 	f["status"] = activity.status;
 	f["is_alert"] = a.stage() != AlertStage::Resolved;
-	f["confidence_id"] = a.detection.verdict.kind == VerdictKind::Miner ? 3 : 2;
-	f["confidence"] = a.detection.verdict.kind == VerdictKind::Miner ? "High" : "Medium";
-	f["confidence_score"] = bounded(a.detection.verdict.score * 100 + 0.5, 0, 100);
+	if (a.stage() != AlertStage::Resolved) {
+		f["confidence_id"] = ocsf_confidence_id(assessment.confidence);
+		f["confidence"] = titled(to_string(assessment.confidence));
+		f["confidence_score"] = assessment.confidence_score;
+	}
 	f["message"] = a.message();
 
 	f["metadata"] = {{"version", kOcsfVersion},

@@ -26,11 +26,6 @@ constexpr std::array<std::string_view, 24> kFacilities = {
 
 } // namespace
 
-int syslog_severity(AlertStage stage)
-{
-	return stage == AlertStage::Resolved ? 5 : 2;
-}
-
 std::optional<int> syslog_facility_from_string(std::string_view name)
 {
 	for (std::size_t i = 0; i < kFacilities.size(); i++)
@@ -55,7 +50,7 @@ std::string escape_sd_value(std::string_view value, std::size_t max_bytes)
 
 std::string rfc5424_message(const RenderedAlert &alert, int facility, std::uint32_t procid, std::size_t max_bytes)
 {
-	const int pri = facility * 8 + syslog_severity(alert.stage);
+	const int pri = facility * 8 + syslog_severity(alert.severity);
 	std::string message = fmt::format("<{}>1 {} {} mxwatch {} {} ", pri, rfc3339(alert.time),
 	                                  header_hostname(alert.host_name), procid, alert_action(alert.stage));
 	if (alert.fields.empty()) {

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/cli/check_report.hpp"
 
+#include "mxwatch/alerts/alert.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace mxwatch {
 namespace {
@@ -30,6 +33,15 @@ std::string percent(double share)
 }
 
 } // namespace
+
+Assessment CheckRow::assessment() const
+{
+	EvidenceView view;
+	view.footprint = footprint ? &*footprint : nullptr;
+	view.sockets = sockets ? &*sockets : nullptr;
+	view.miner = miner ? &*miner : nullptr;
+	return assess(verdict, AlertStage::First, view);
+}
 
 int CheckResult::miners() const
 {
@@ -149,6 +161,15 @@ std::string render_table(const CheckResult &result, bool unicode)
 					   row.counts.by_mode[m]);
 		}
 		out += fmt::format("{:>9}{}\n", "", terminal_safe(row.verdict.reason));
+		if (row.corroboration_read) {
+			const Assessment a = row.assessment();
+			std::string line = a.phrases.empty() ? std::string("no corroborating evidence") : fmt::format("{}", fmt::join(a.phrases, ", "));
+			if (a.against)
+				line += "; against: " + *a.against;
+			if (row.verdict.kind == VerdictKind::Miner)
+				line += fmt::format(" (severity {}, confidence {})", to_string(a.severity), to_string(a.confidence));
+			out += fmt::format("{:>9}evidence: {}\n", "", terminal_safe(line));
+		}
 		if (auto container = describe_container(row.info))
 			out += fmt::format("{:>9}{}\n", "", terminal_safe(*container));
 		if (row.allowed)
@@ -200,6 +221,19 @@ nlohmann::json to_json(const CheckResult &result)
 			p["user_name"] = *row.info.user_name;
 		if (row.info.container)
 			p["container"] = container_document(*row.info.container);
+		if (row.corroboration_read) {
+			const Assessment a = row.assessment();
+			p["assessment"] = assessment_document(a);
+			if (row.footprint)
+				p["footprint"] = footprint_document(*row.footprint);
+			if (row.sockets) {
+				p["sockets"] = sockets_document(*row.sockets);
+				if (row.sockets->omitted)
+					p["sockets_omitted"] = row.sockets->omitted;
+			}
+			if (row.miner)
+				p["yara"] = miner_document(*row.miner);
+		}
 		doc["processes"].push_back(std::move(p));
 	}
 	doc["miners"] = result.miners();

@@ -29,9 +29,29 @@ bool utf8_terminal()
 	return false;
 }
 
+// What corroborates each miner's and suspicious process's verdict, read now
+// (the process may be gone: then nothing), with the privileges run keeps.
+void add_corroboration(CheckResult &result, Pipeline &pipeline, ProcDirectory &processes, MinerIdentifier *identifier)
+{
+	for (auto &row : result.rows) {
+		if (row.verdict.kind == VerdictKind::Benign || row.allowed)
+			continue;
+		auto evidence = pipeline.corroborating(row.key);
+		row.footprint = std::move(evidence.footprint);
+		row.sockets = std::move(evidence.sockets);
+		if (identifier && processes.hasher()) {
+			complete_process_info(row.info, *processes.hasher());
+			if (row.info.sha256 && row.info.executable_file)
+				row.miner = identifier->identify(*row.info.executable_file, *row.info.sha256);
+		}
+		row.corroboration_read = true;
+	}
+}
+
 int run_check(const CommonOptions &common, const CheckOptions &options)
 {
 	StopSignals::install();
+	const auto identifier = make_miner_identifier(common.output); // rules that do not compile: before attaching
 	LiveSource source(common.to_live_source_options());
 	const auto containers = common.make_container_resolver();
 	ProcDirectory processes({}, "/proc", containers);
@@ -58,9 +78,10 @@ int run_check(const CommonOptions &common, const CheckOptions &options)
 		std::fprintf(stderr, "\r%*s\r", 80, "");
 
 	const double observed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-	const CheckResult result = collect_check_result(pipeline.detector(), source.sampler(), observed,
-							     [&](const ProcessKey &key) { return pipeline.process_info(key); },
-							     [&](const ProcessKey &key) { return pipeline.allowed(key); });
+	CheckResult result = collect_check_result(pipeline.detector(), source.sampler(), observed,
+						       [&](const ProcessKey &key) { return pipeline.process_info(key); },
+						       [&](const ProcessKey &key) { return pipeline.allowed(key); });
+	add_corroboration(result, pipeline, processes, identifier.get());
 	if (options.json) {
 		std::puts(to_json_line(to_json(result)).c_str());
 	} else {

@@ -6,6 +6,8 @@
 // within a deadline. One PASS/FAIL line per step, with the fix for each FAIL.
 #include "mxwatch/cli/cli.hpp"
 #include "mxwatch/kernel/host_checks.hpp"
+#include "mxwatch/kernel/privileges.hpp"
+#include "mxwatch/util/fd.hpp"
 #include "mxwatch/util/capabilities.hpp"
 #include "mxwatch/util/clock.hpp"
 #include "mxwatch/util/kernel_version.hpp"
@@ -19,9 +21,15 @@
 #include <fstream>
 #include <map>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <thread>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,10 +131,31 @@ DoctorLine check_response(const std::string &action_name)
 // it keeps loading MXCSR with a random rounding mode between bits of FP work,
 // with the RandomX VM's FTZ+DAZ pattern. Runs in a fork of a multi-threaded
 // process, so it uses nothing but computation and system calls, and _exit()s.
-[[noreturn]] void synthetic_miner(pid_t parent, double seconds)
+//
+// Like a miner it also holds a connection (to the doctor's listener on
+// loopback, `pool_port`) and, started by root, runs as nobody: gathering its
+// evidence then needs what mxwatch keeps to read other users' processes.
+[[noreturn]] void synthetic_miner(pid_t parent, double seconds, std::uint16_t pool_port)
 {
 	prctl(PR_SET_NAME, "mxw-selftest", 0, 0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (pool_port != 0) {
+		const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		sockaddr_in pool{};
+		pool.sin_family = AF_INET;
+		pool.sin_port = htons(pool_port);
+		pool.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (fd >= 0)
+			(void)connect(fd, reinterpret_cast<const sockaddr *>(&pool), sizeof pool); // kept open
+	}
+	if (geteuid() == 0) { // raw system calls: this thread is the process's only one
+		constexpr unsigned kNobody = 65534;
+		(void)syscall(SYS_setgroups, 0, nullptr);
+		if (syscall(SYS_setresgid, kNobody, kNobody, kNobody) != 0 ||
+		    syscall(SYS_setresuid, kNobody, kNobody, kNobody) != 0)
+			_exit(3);
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); // a credential change cleared it, as for any daemon's worker
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); // after the credential change, which clears it
 	if (getppid() != parent)
 		_exit(0);
 	std::uint64_t state = 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(getpid());
@@ -148,12 +177,12 @@ DoctorLine check_response(const std::string &action_name)
 
 class SyntheticMiner {
 public:
-	explicit SyntheticMiner(double seconds)
+	SyntheticMiner(double seconds, std::uint16_t pool_port)
 	{
 		const pid_t parent = getpid();
 		pid_ = fork();
 		if (pid_ == 0)
-			synthetic_miner(parent, seconds);
+			synthetic_miner(parent, seconds, pool_port);
 	}
 	~SyntheticMiner() { stop(); }
 	SyntheticMiner(const SyntheticMiner &) = delete;
@@ -195,6 +224,103 @@ std::string percent_by_mode(const ModeCounts &counts)
 	return text;
 }
 
+// A listening TCP socket on 127.0.0.1, any port.
+class Listener {
+public:
+	static Listener loopback()
+	{
+		Listener l;
+		l.fd_ = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+		sockaddr_in addr{};
+		addr.sin_family = AF_INET;
+		addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		socklen_t len = sizeof addr;
+		if (!l.fd_ || bind(l.fd_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
+		    listen(l.fd_.get(), 4) != 0 || getsockname(l.fd_.get(), reinterpret_cast<sockaddr *>(&addr), &len) != 0)
+			return {};
+		l.port_ = ntohs(addr.sin_port);
+		return l;
+	}
+	std::uint16_t port() const { return port_; }
+
+private:
+	UniqueFd fd_;
+	std::uint16_t port_ = 0;
+};
+
+// Reads the evidence an alert about the child carries — footprint, sockets,
+// executable hash and YARA scan — on a thread holding only the capabilities
+// `run` keeps, and reports what worked.
+DoctorLine check_evidence(const CommonOptions &common, Pipeline &pipeline, ProcDirectory &processes,
+			  const ProcessKey &key, std::uint16_t pool_port, nlohmann::json &result)
+{
+	std::shared_ptr<MinerIdentifier> identifier;
+	std::string yara_problem;
+	try {
+		identifier = make_miner_identifier(common.output);
+	} catch (const std::exception &e) {
+		yara_problem = e.what();
+	}
+	Pipeline::Corroborating evidence;
+	ProcessInfo info = pipeline.process_info(key);
+	std::optional<std::vector<MinerMatch>> matches;
+	std::string kept, drop_problem;
+	std::thread([&] {
+		try {
+			kept = drop_capabilities(capabilities_to_keep(privilege_needs(common)));
+		} catch (const std::exception &e) {
+			drop_problem = e.what();
+			return;
+		}
+		evidence = pipeline.corroborating(key);
+		if (processes.hasher())
+			complete_process_info(info, *processes.hasher());
+		if (identifier && info.sha256 && info.executable_file)
+			matches = identifier->identify(*info.executable_file, *info.sha256);
+	}).join();
+	if (!drop_problem.empty())
+		return {"evidence", false, "could not drop to the capabilities run keeps: " + drop_problem,
+			"run the doctor as root"};
+	std::vector<std::string> problems, found;
+	if (evidence.footprint && !evidence.footprint->threads.empty())
+		found.push_back(fmt::format("footprint ({} MiB resident, {} thread{})", evidence.footprint->resident_bytes >> 20,
+					    evidence.footprint->threads.size(), evidence.footprint->threads.size() == 1 ? "" : "s"));
+	else
+		problems.push_back("footprint: /proc/PID/smaps_rollup, maps or task/*/stat unreadable");
+	const bool peer = evidence.sockets &&
+			  std::any_of(evidence.sockets->endpoints.begin(), evidence.sockets->endpoints.end(),
+				      [&](const SocketEndpoint &e) { return e.remote_port == pool_port && e.connected(); });
+	if (peer)
+		found.push_back(fmt::format("sockets (connected to tcp 127.0.0.1:{})", pool_port));
+	else if (pool_port != 0)
+		problems.push_back("sockets: the child's connection was not found in /proc/PID/fd and net/tcp");
+	if (info.sha256)
+		found.push_back("executable hash");
+	else
+		problems.push_back("executable hash: /proc/PID/exe unreadable");
+	if (!yara_problem.empty())
+		problems.push_back("YARA: " + yara_problem);
+	else if (!identifier)
+		found.push_back("YARA off (--no-yara)");
+	else if (!info.sha256)
+		problems.push_back("YARA: nothing to scan without the executable");
+	else if (matches)
+		found.push_back(fmt::format("YARA scan ({} rules, {} matched)", identifier->rule_count(), matches->size()));
+	else if (identifier->counts().skipped > 0) // bounded by size, not by privilege: it could be read
+		found.push_back(fmt::format("YARA ready ({} rules; this executable is over the {} MiB scan bound)",
+					    identifier->rule_count(), ScanLimits{}.max_bytes >> 20));
+	else
+		problems.push_back("YARA: the executable could not be scanned");
+	result["evidence"] = {{"capabilities", kept}, {"found", found}, {"problems", problems}};
+	const std::string as = fmt::format("as uid {} with {}", info.uid ? std::to_string(*info.uid) : "?",
+					   kept.empty() || kept == "=" ? std::string("no capabilities") : kept);
+	if (problems.empty())
+		return {"evidence", true, fmt::format("{}, {}", fmt::join(found, ", "), as), {}};
+	return {"evidence", false, fmt::format("{} ({})", fmt::join(problems, "; "), as),
+		"mxwatch needs cap_sys_ptrace and cap_dac_read_search to read other users' /proc entries: "
+		"check the unit's CapabilityBoundingSet= or the pod's securityContext"};
+}
+
 // Attaches the real program, runs the synthetic miner, and reports every step.
 void self_test(const CommonOptions &common, const DoctorOptions &options, DoctorReport &report,
 	       nlohmann::json &result)
@@ -228,7 +354,8 @@ void self_test(const CommonOptions &common, const DoctorOptions &options, Doctor
 
 	// The child's time is bounded twice: its own deadline, and SIGKILL when the doctor ends.
 	const auto started = std::chrono::steady_clock::now();
-	SyntheticMiner miner(options.deadline_s + 10);
+	Listener pool = Listener::loopback(); // the child's "pool"; 0 when it cannot listen
+	SyntheticMiner miner(options.deadline_s + 10, pool.port());
 	if (miner.pid() < 0) {
 		report.add({"self-test", false, fmt::format("fork: {}", std::strerror(errno)),
 			    "check the process limits (ulimit -u, systemd TasksMax=)"});
@@ -237,6 +364,7 @@ void self_test(const CommonOptions &common, const DoctorOptions &options, Doctor
 	const auto child = static_cast<std::uint32_t>(miner.pid());
 	std::atomic<bool> done{false};
 	std::optional<std::string> alert_reason; // the verdict on the child, once it alerted
+	std::uint64_t alert_key_start = 0;
 	double seconds_to_alert = 0;
 	const auto deadline =
 	    started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -245,6 +373,7 @@ void self_test(const CommonOptions &common, const DoctorOptions &options, Doctor
 		for (const auto &r : pipeline->reports())
 			if (r.detection.key.tgid == child && !alert_reason) {
 				alert_reason = r.detection.verdict.reason;
+				alert_key_start = r.detection.key.start_ns;
 				seconds_to_alert =
 				    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 				done = true;
@@ -257,6 +386,10 @@ void self_test(const CommonOptions &common, const DoctorOptions &options, Doctor
 		if (key.tgid == child)
 			counts += process.total;
 	const bool child_ran = miner.running();
+	std::optional<DoctorLine> evidence_line;
+	if (alert_reason && child_ran)
+		evidence_line = check_evidence(common, *pipeline, processes, ProcessKey{child, alert_key_start}, pool.port(),
+					       result);
 	miner.stop();
 
 	const auto c = source->sampler().counters();
@@ -318,6 +451,11 @@ void self_test(const CommonOptions &common, const DoctorOptions &options, Doctor
 		report.add({"rounding modes", modes_seen == kRoundingModes,
 			    fmt::format("synthetic miner seen in {} of 4 modes ({})", modes_seen, percent_by_mode(counts)),
 			    modes_seen == kRoundingModes ? "" : "too few samples: retry with a longer --deadline"});
+	if (evidence_line)
+		report.add(std::move(*evidence_line));
+	else if (alert_reason)
+		report.add({"evidence", false, "not checked: the synthetic miner ended before its alert",
+			    "retry; if it persists, run `mxwatch -v doctor`"});
 }
 
 int run_doctor(const CommonOptions &common, const DoctorOptions &options)

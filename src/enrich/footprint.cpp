@@ -69,6 +69,17 @@ std::optional<std::uint64_t> parse_smaps_rollup_resident(std::string_view text)
 	return *rss + std::min(huge, UINT64_MAX - *rss);
 }
 
+std::uint64_t parse_smaps_rollup_huge(std::string_view text)
+{
+	std::uint64_t huge = 0;
+	for_each_line(text, [&](std::string_view line) {
+		for (const std::string_view key : {"AnonHugePages", "Shared_Hugetlb", "Private_Hugetlb"})
+			if (auto v = kib_field(line, key))
+				huge += std::min(*v, UINT64_MAX - huge);
+	});
+	return huge;
+}
+
 std::uint64_t parse_maps_largest(std::string_view text)
 {
 	std::uint64_t largest = 0;
@@ -101,8 +112,10 @@ std::optional<Footprint> read_footprint(std::uint32_t pid, std::optional<std::ui
 	if (!stat || (start_ticks && stat->starttime != *start_ticks))
 		return std::nullopt; // gone, or its PID reused
 	Footprint footprint;
-	if (const auto rollup = read_bounded(dir + "/smaps_rollup", kMaxSmapsRollupBytes))
+	if (const auto rollup = read_bounded(dir + "/smaps_rollup", kMaxSmapsRollupBytes)) {
 		footprint.resident_bytes = parse_smaps_rollup_resident(*rollup).value_or(0);
+		footprint.huge_page_bytes = std::min(parse_smaps_rollup_huge(*rollup), footprint.resident_bytes);
+	}
 	if (const auto maps = read_bounded(dir + "/maps", kMaxMapsBytes))
 		footprint.largest_mapping_bytes = parse_maps_largest(*maps);
 

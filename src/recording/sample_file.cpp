@@ -391,6 +391,9 @@ std::optional<std::string> parse_footprint(const json &line, std::uint32_t &pid,
 			   get_unsigned(f, "resident", out.resident_bytes), get_unsigned(f, "largest", out.largest_mapping_bytes)})
 		if (error)
 			return error;
+	if (f.contains("huge"))
+		if (auto error = get_unsigned(f, "huge", out.huge_page_bytes))
+			return error;
 	const auto threads = f.find("threads");
 	if (threads == f.end())
 		return std::nullopt;
@@ -523,8 +526,8 @@ void SampleWriter::write_footprint(std::uint32_t pid, std::uint64_t start_ns, st
 	header_before_line();
 	line_.clear();
 	fmt::format_to(std::back_inserter(line_),
-		       R"({{"footprint":{{"tgid":{},"start":{},"t":{},"resident":{},"largest":{},"threads":[)", pid, start_ns,
-		       t_ns, footprint.resident_bytes, footprint.largest_mapping_bytes);
+		       R"({{"footprint":{{"tgid":{},"start":{},"t":{},"resident":{},"largest":{},"huge":{},"threads":[)",
+		       pid, start_ns, t_ns, footprint.resident_bytes, footprint.largest_mapping_bytes, footprint.huge_page_bytes);
 	for (std::size_t i = 0; i < footprint.threads.size() && i < kMaxFootprintThreads; i++)
 		fmt::format_to(std::back_inserter(line_), "{}[{},{}]", i ? "," : "", footprint.threads[i].tid,
 			       std::min<std::uint32_t>(footprint.threads[i].busy_permille, 1000));

@@ -89,6 +89,21 @@ std::optional<std::string> Pipeline::allowed(const ProcessKey &key) const
 	return std::nullopt;
 }
 
+Pipeline::Corroborating Pipeline::corroborating(const ProcessKey &key)
+{
+	Corroborating evidence;
+	const auto it = known_.find(key);
+	if (it != known_.end()) {
+		evidence.sockets = processes_.sockets(key.tgid, it->second.facts);
+		evidence.footprint = processes_.footprint(key.tgid, it->second.facts);
+		evidence.live_footprint = evidence.footprint.has_value();
+	}
+	if (!evidence.footprint)
+		if (const auto p = detector_.processes().find(key); p != detector_.processes().end())
+			evidence.footprint = p->second.footprint;
+	return evidence;
+}
+
 void Pipeline::reopen_output()
 {
 	if (output_)
@@ -208,9 +223,15 @@ void Pipeline::publish_detection(Detection detection)
 		known.allowed = decider_.allowed(known.facts.info);
 	}
 	// Before any --action: a stopped or killed process's sockets tell less, or nothing.
-	std::optional<ProcessSockets> sockets;
-	if (detection.stage != AlertStage::Resolved && !known.allowed)
-		sockets = processes_.sockets(detection.key.tgid, known.facts);
+	// What corroborates the verdict (alerts/assessment.hpp): its peers and its
+	// memory and CPU use now; in a replay, the footprint the recording has.
+	Corroborating evidence;
+	if (detection.stage != AlertStage::Resolved && !known.allowed) {
+		evidence = corroborating(detection.key);
+		// Into the recording (and the detector, which keeps it for later events).
+		if (evidence.live_footprint)
+			on_footprint(detection.key, *evidence.footprint, detection.timestamp_ns);
+	}
 	const Decision decision = decider_.decide(
 		first && processes_.local(), known.facts.info,
 		{detection.key.tgid, detection.key.start_ns, known.facts.start_ticks, known.allowed});
@@ -232,7 +253,8 @@ void Pipeline::publish_detection(Detection detection)
 	counts_.detections[static_cast<std::size_t>(detection.stage)]++;
 	const auto when = source_.wall_time(detection.timestamp_ns);
 	Alert alert{std::move(detection), known.facts.info, when, options_.detector.window_ns, decision.response};
-	alert.sockets = std::move(sockets);
+	alert.sockets = std::move(evidence.sockets);
+	alert.footprint = std::move(evidence.footprint);
 	if (first)
 		reports_.push_back(alert);
 	if (output_)

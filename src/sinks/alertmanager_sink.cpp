@@ -59,12 +59,21 @@ public:
 	Delivery write(const RenderedAlert &alert) override
 	{
 		nlohmann::json labels = alertmanager_labels(alert);
-		const std::string key = labels.dump();
+		// One process's alert is one entry whatever its severity: the severity
+		// label may change as evidence comes in (and a Close has none of its own).
+		nlohmann::json identity = labels;
+		identity.erase("severity");
+		const std::string key = identity.dump();
 		const auto found = active_.find(key);
 		Wall::time_point starts = alert.started;
 		if (found != active_.end())
 			starts = std::min(starts, found->second.starts);
 		if (alert.stage == AlertStage::Resolved) {
+			// The labels it fired with, so that Alertmanager resolves that alert.
+			if (found != active_.end())
+				labels = found->second.labels;
+			else
+				labels = std::move(identity);
 			const Wall::time_point ends = std::max(alert.time, starts);
 			const Delivery result = post(nlohmann::json::array(
 			    {alertmanager_alert(labels, alertmanager_annotations(alert), starts, ends)}));
@@ -72,8 +81,13 @@ public:
 				active_.erase(found);
 			return result;
 		}
-		const Delivery result = post(nlohmann::json::array(
-		    {alertmanager_alert(labels, alertmanager_annotations(alert), starts, Wall::now() + validity_)}));
+		nlohmann::json body = nlohmann::json::array(
+		    {alertmanager_alert(labels, alertmanager_annotations(alert), starts, Wall::now() + validity_)});
+		// A new severity is a new alert for Alertmanager: the old one ends now.
+		if (found != active_.end() && found->second.labels != labels)
+			body.push_back(alertmanager_alert(found->second.labels, found->second.annotations,
+							  found->second.starts, std::max(Wall::now(), found->second.starts)));
+		const Delivery result = post(body);
 		if (result == Delivery::Rejected) {
 			if (found != active_.end())
 				active_.erase(found);
@@ -160,7 +174,7 @@ private:
 	HttpPoster poster_;
 	HttpSinkOptions options_;
 	Steady::duration validity_;
-	std::map<std::string, Active> active_; // by labels
+	std::map<std::string, Active> active_; // by labels but severity
 	Steady::time_point next_refresh_{};
 	bool refresh_failing_ = false;
 	bool warned_full_ = false;

@@ -40,10 +40,13 @@ TEST(Doctor, EveryCheckPassesAndTheSyntheticMinerIsAlertedOn)
 	EXPECT_EQ(out.find("FAIL"), std::string::npos);
 	for (const char *line : {"PASS  kernel", "PASS  BTF", "PASS  tracepoint", "PASS  privileges", "PASS  response", "PASS  attach",
 				 "PASS  ring buffer", "PASS  sampling floor", "PASS  struct fpu", "PASS  self-test",
-				 "PASS  rounding modes"})
+				 "PASS  rounding modes", "PASS  evidence"})
 		EXPECT_TRUE(has_line(out, line)) << line;
 	EXPECT_NE(out.find("/sys/kernel/btf/vmlinux present"), std::string::npos);
 	EXPECT_NE(out.find("seen in 4 of 4 modes"), std::string::npos);
+	// The child runs as nobody and holds a connection: read with run's capabilities.
+	EXPECT_NE(out.find("sockets (connected to tcp 127.0.0.1:"), std::string::npos);
+	EXPECT_NE(out.find("as uid 65534 with cap_"), std::string::npos);
 	// The synthetic miner is gone once the doctor is.
 	for (const auto &entry : std::filesystem::directory_iterator("/proc")) {
 		const std::string comm = read_text(entry.path() / "comm");
@@ -74,6 +77,27 @@ TEST(Doctor, JsonDocumentForMachines)
 	EXPECT_GT(doc["self_test"]["samples"].get<int>(), 0);
 	EXPECT_GT(doc["self_test"]["seconds_to_alert"].get<double>(), 0);
 	EXPECT_LT(doc["self_test"]["seconds_to_alert"].get<double>(), 30);
+	EXPECT_TRUE(doc["evidence"]["problems"].empty()) << doc["evidence"].dump();
+	EXPECT_EQ(doc["evidence"]["found"].size(), 4u) << doc["evidence"].dump();
+}
+
+TEST(Doctor, EvidenceFailsWithoutTheCapabilitiesToReadOtherUsersProcesses)
+{
+	MXW_REQUIRE_PRIVILEGED();
+	TempDir tmp;
+	// Root, able to attach, but without what reading a nobody process's /proc needs.
+	Child doctor({"/usr/bin/setpriv", "--bounding-set", "-sys_ptrace,-dac_read_search", "--inh-caps",
+		      "-sys_ptrace,-dac_read_search", mxwatch_binary(), "doctor"},
+		     {.stdout_path = tmp.path("out"), .stderr_path = tmp.path("err")});
+	const auto status = doctor.wait(120s);
+	const std::string out = read_text(tmp.path("out"));
+	SCOPED_TRACE(out + read_text(tmp.path("err")));
+	EXPECT_EQ(status, 2);
+	EXPECT_TRUE(has_line(out, "PASS  self-test"));
+	EXPECT_TRUE(has_line(out, "FAIL  evidence"));
+	EXPECT_NE(out.find("executable hash: /proc/PID/exe unreadable"), std::string::npos);
+	EXPECT_NE(out.find("as uid 65534 with no capabilities"), std::string::npos);
+	EXPECT_NE(out.find("fix: mxwatch needs cap_sys_ptrace"), std::string::npos);
 }
 
 TEST(Doctor, UnprivilegedUserGetsFailLinesWithFixesAndExit2)

@@ -6,6 +6,7 @@
 
 #include "mxwatch/enrich/miner_identity.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <fcntl.h>
 #include <fstream>
@@ -50,6 +51,21 @@ TEST(Evidence, EcsAlertNamesThePoolTheMinerConnectedTo)
 	EXPECT_NE((*alert)["message"].get<std::string>().find("connected to tcp 127.0.0.1:" + std::to_string(port)),
 		  std::string::npos)
 		<< (*alert)["message"];
+	// Light-mode RandomX: its 256 MiB cache, the pool, and the stratum login
+	// strings the generic YARA rule knows (its thread's CPU share since it
+	// started may still be under half a CPU): at least three kinds of
+	// corroboration raise the rule's high to critical.
+	const auto &footprint = (*alert)["mxwatch"]["footprint"];
+	EXPECT_GE(footprint.value("resident_bytes", 0ull), 256ull << 20) << alert->dump(2);
+	EXPECT_GE(footprint.value("largest_mapping_bytes", 0ull), 256ull << 20) << alert->dump(2);
+	EXPECT_EQ(footprint["threads"].size(), 1u) << alert->dump(2);
+	const auto &assessment = (*alert)["mxwatch"]["assessment"];
+	for (const char *kind : {"identity", "memory", "network"})
+		EXPECT_NE(std::find(assessment["corroborated_by"].begin(), assessment["corroborated_by"].end(), kind),
+			  assessment["corroborated_by"].end())
+			<< kind << " " << alert->dump(2);
+	EXPECT_EQ(assessment["severity"], "critical");
+	EXPECT_EQ((*alert)["event"]["severity"], 99);
 	miner.signal(SIGTERM);
 	pool.signal(SIGTERM);
 	daemon.signal(SIGTERM);
@@ -85,6 +101,9 @@ TEST(Evidence, OcsfFindingNamesThePoolInTheMinersOwnNetworkNamespace)
 		endpoint |= e.contains("dst_endpoint") && e["dst_endpoint"].value("port", 0) == port &&
 			    e["dst_endpoint"].value("ip", "") == "127.0.0.1";
 	EXPECT_TRUE(endpoint) << alert->dump(2);
+	EXPECT_EQ((*alert)["severity_id"], 5) << alert->dump(2); // identity, memory, network: critical
+	EXPECT_EQ((*alert)["confidence"], "High");
+	EXPECT_GE(unmapped["footprint"].value("resident_bytes", 0ull), 256ull << 20) << alert->dump(2);
 	miner.signal(SIGTERM);
 	daemon.signal(SIGTERM);
 	EXPECT_EQ(daemon.wait(30s), std::optional<int>(0));
@@ -94,16 +113,27 @@ TEST(Evidence, AlertNamesTheMinerSoftwareFromYara)
 {
 	MXW_REQUIRE_PRIVILEGED();
 	TempDir tmp;
+	const int port = free_port();
+	Child pool({workload("mxw-stratum"), "--port", std::to_string(port), "--seconds", "120"},
+		   {.stdout_path = tmp.path("pool.out").string()});
+	ASSERT_TRUE(wait_for_text(tmp.path("pool.out"), "listening", 10s));
 	Child daemon({mxwatch_binary(), "--sink", "file:" + tmp.path("alerts.jsonl").string(), "run"},
 		     {.stdout_path = "/dev/null", .stderr_path = tmp.path("err.log").string()});
 	ASSERT_TRUE(wait_for_text(tmp.path("err.log"), "watching", 30s)) << read_text(tmp.path("err.log"));
-	Child miner({workload("mxw-randomx-xmrig-banner"), "--seconds", "60"}, {.stdout_path = "/dev/null"});
+	Child miner({workload("mxw-randomx-xmrig-banner"), "--pool-port", std::to_string(port), "--seconds", "60"},
+		    {.stdout_path = "/dev/null"});
 	const auto alert = wait_for_alert(tmp.path("alerts.jsonl"), miner.pid(), false, 60s);
 	ASSERT_TRUE(alert) << read_text(tmp.path("err.log"));
+	std::cout << "[ evidence ] " << alert->dump() << "\n";
 	EXPECT_EQ((*alert)["threat"]["software"]["name"], "XMRig") << alert->dump(2);
 	EXPECT_EQ((*alert)["mxwatch"]["yara"], nlohmann::json::parse(R"([{"rule":"mxwatch_xmrig","software":"XMRig"}])"));
-	EXPECT_NE((*alert)["message"].get<std::string>().find("executable matches XMRig (YARA)"), std::string::npos);
+	// The strongest evidence first in the message.
+	EXPECT_EQ((*alert)["mxwatch"]["assessment"]["corroborated_by"][0], "identity") << alert->dump(2);
+	EXPECT_NE((*alert)["message"].get<std::string>().find("(mxw-randomx-xmr): XMRig (YARA), "), std::string::npos)
+		<< (*alert)["message"];
+	EXPECT_EQ((*alert)["mxwatch"]["assessment"]["confidence"], "high");
 	miner.signal(SIGTERM);
+	pool.signal(SIGTERM);
 	daemon.signal(SIGTERM);
 	EXPECT_EQ(daemon.wait(30s), std::optional<int>(0));
 }

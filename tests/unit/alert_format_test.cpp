@@ -35,7 +35,10 @@ TEST(OcsfAlert, IsADetectionFindingWithItsRequiredFields)
 	EXPECT_EQ(f["finding_info"]["first_seen_time"], 1'800'000'000'000ll - 2000);
 	EXPECT_EQ(f["is_alert"], true);
 	EXPECT_EQ(f["status_id"], 1);
-	EXPECT_EQ(f["confidence_id"], 3);
+	// The rounding test's score 0.87 and nothing corroborating: medium (docs/detection.md).
+	EXPECT_EQ(f["confidence_id"], 2);
+	EXPECT_EQ(f["confidence"], "Medium");
+	EXPECT_EQ(f["confidence_score"], 52);
 	EXPECT_EQ(f["device"]["hostname"], "node-1");
 	EXPECT_EQ(f["device"]["uid"], "abc");
 	EXPECT_EQ(f["device"]["type_id"], 0);

@@ -45,6 +45,37 @@ TEST(CheckReport, JsonDocumentCountsMiners)
 	EXPECT_EQ(doc["miners"], 0);
 }
 
+TEST(CheckReport, ShowsTheCorroborationStrongestFirstAndAllOfItInJson)
+{
+	CheckResult result = result_with(VerdictKind::Miner);
+	CheckRow &row = result.rows[0];
+	row.verdict.rule = DecisionRule::ChurnMxcsrOnly;
+	row.verdict.score = 1.0;
+	row.corroboration_read = true;
+	row.footprint = Footprint{270u << 20, 256u << 20, 0, {{4242, 999}, {4243, 5}}};
+	ProcessSockets sockets;
+	sockets.endpoints.push_back({"tcp", "10.0.0.5", 40000, "198.51.100.9", 443, "established"});
+	row.sockets = sockets;
+	row.miner = std::vector<MinerMatch>{{"mxwatch_xmrig", "XMRig\x1b"}};
+	const std::string table = render_table(result, false);
+	EXPECT_NE(table.find("evidence: XMRig\\x1b (YARA), 1 thread at 100% CPU, 270 MiB resident, largest mapping "
+			     "256 MiB, connected to tcp 198.51.100.9:443 (severity critical, confidence high)"),
+		  std::string::npos)
+		<< table;
+	const auto doc = to_json(result);
+	const auto &p = doc["processes"][0];
+	EXPECT_EQ(p["assessment"]["severity"], "critical");
+	EXPECT_EQ(p["assessment"]["corroborated_by"].size(), 4u);
+	EXPECT_EQ(p["footprint"]["busy_threads"], 1);
+	EXPECT_EQ(p["sockets"][0]["remote_port"], 443);
+	EXPECT_EQ(p["yara"][0]["software"], "XMRig\x1b");
+
+	// Not read (a benign row, or the process was gone): no line, no keys.
+	result.rows[0].corroboration_read = false;
+	EXPECT_EQ(render_table(result, false).find("evidence:"), std::string::npos);
+	EXPECT_FALSE(to_json(result)["processes"][0].contains("assessment"));
+}
+
 TEST(CheckReport, ShowsTheContainersImageAndPod)
 {
 	CheckResult result = result_with(VerdictKind::Miner);

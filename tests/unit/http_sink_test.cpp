@@ -383,7 +383,10 @@ TEST(AlertmanagerMessage, LabelsIdentifyTheProcessAcrossStagesAnnotationsExplain
 	                                  {"container", kContainerId},
 	                                  {"pod", kPodUid}}));
 	EXPECT_EQ(alertmanager_labels(ongoing), labels);
-	EXPECT_EQ(alertmanager_labels(resolved), labels);
+	// A Close has no severity of its own: the sink resolves the alert under the labels it fired with.
+	nlohmann::json identity = labels;
+	identity.erase("severity");
+	EXPECT_EQ(alertmanager_labels(resolved), identity);
 	const nlohmann::json annotations = alertmanager_annotations(first);
 	EXPECT_EQ(annotations["summary"], first.message);
 	EXPECT_EQ(annotations["reason"], "all 4 rounding modes");
@@ -450,6 +453,37 @@ TEST(AlertmanagerSink, PostsFiringAlertsReSendsThemAndResolvesThem)
 	EXPECT_EQ(bodies[4][0]["endsAt"], rfc3339(kT0 + 300s));
 	firing(bodies[5][0], 2);
 	EXPECT_EQ(bodies[6][0]["endsAt"], rfc3339(kT0 + 300s));
+}
+
+TEST(AlertmanagerSink, ANewSeverityReplacesTheAlertAndTheCloseResolvesTheLastOne)
+{
+	HttpReceiver receiver;
+	auto sink = make_alertmanager_sink("http://127.0.0.1:" + std::to_string(receiver.port()), options());
+	RenderedAlert first = rendered(1);
+	first.severity = AlertSeverity::Medium;
+	ASSERT_EQ(sink->write(first), Delivery::Delivered) << sink->last_error();
+	// Corroboration came in: the ongoing alert is critical.
+	RenderedAlert ongoing = rendered(1, AlertStage::Ongoing);
+	ongoing.severity = AlertSeverity::Critical;
+	ASSERT_EQ(sink->write(ongoing), Delivery::Delivered);
+	ASSERT_EQ(sink->write(rendered(1, AlertStage::Resolved)), Delivery::Delivered);
+
+	const auto requests = receiver.requests();
+	ASSERT_EQ(requests.size(), 3u);
+	const auto a = nlohmann::json::parse(requests[0].body);
+	const auto b = nlohmann::json::parse(requests[1].body);
+	const auto c = nlohmann::json::parse(requests[2].body);
+	EXPECT_EQ(a[0]["labels"]["severity"], "warning");
+	// The critical one fires; the warning one ends now, not when its endsAt runs out.
+	ASSERT_EQ(b.size(), 2u) << b;
+	EXPECT_EQ(b[0]["labels"]["severity"], "critical");
+	EXPECT_EQ(b[1]["labels"], a[0]["labels"]);
+	EXPECT_LE(b[1]["endsAt"].get<std::string>(),
+		  std::max(rfc3339(std::chrono::system_clock::now()), b[1]["startsAt"].get<std::string>()));
+	// The Close resolves the critical one, under its labels.
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0]["labels"], b[0]["labels"]);
+	EXPECT_EQ(c[0]["endsAt"], rfc3339(kT0 + 300s));
 }
 
 TEST(AlertmanagerSink, TheQueueReSendsActiveAlertsUntilResolved)

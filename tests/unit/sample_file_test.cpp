@@ -329,11 +329,11 @@ TEST(SampleFile, FootprintLinesRoundTripInTheirPlaceInTheStream)
 	SampleWriter writer(out);
 	writer.write_header(SampleFileHeader{});
 	writer.write(make_sample("a"));
-	const Footprint written{274726912, 268439552, {{4242, 12}, {4243, 993}}};
+	const Footprint written{274726912, 268439552, 2097152, {{4242, 12}, {4243, 993}}};
 	writer.write_footprint(4242, 99'000'000, 1'234'567'890'999, written);
 	writer.write(make_sample("b"));
 	EXPECT_NE(out.str().find(R"({"footprint":{"tgid":4242,"start":99000000,"t":1234567890999,"resident":274726912,)"
-				 R"("largest":268439552,"threads":[[4242,12],[4243,993]]}})"),
+				 R"("largest":268439552,"huge":2097152,"threads":[[4242,12],[4243,993]]}})"),
 		  std::string::npos)
 		<< out.str();
 

@@ -4,6 +4,7 @@
 // into ECS or OCSF; the sinks only ever see the rendered result.
 #pragma once
 
+#include "mxwatch/alerts/assessment.hpp"
 #include "mxwatch/detect/detector.hpp"
 #include "mxwatch/enrich/process_info.hpp"
 #include "mxwatch/enrich/process_sockets.hpp"
@@ -49,6 +50,8 @@ struct Alert {
 	// The process's sockets when the event was made (first and ongoing alerts of
 	// a live process): where the hash power goes.
 	std::optional<ProcessSockets> sockets;
+	// Its memory and CPU use when the event was made (first and ongoing alerts).
+	std::optional<Footprint> footprint;
 	// The YARA rules its executable matches (MinerIdentifier), stamped by the
 	// output with the hash; nothing when not scanned.
 	std::optional<std::vector<MinerMatch>> miner;
@@ -61,7 +64,10 @@ struct Alert {
 	double seconds_to_detect() const;
 	// Stable across PID reuse and alert stages: boot id + pid + start time.
 	std::optional<std::string> entity_id() const;
-	// One sentence for people (valid UTF-8, no control characters).
+	// Severity and confidence from the verdict and the evidence (assessment.hpp).
+	Assessment assessment() const;
+	// One sentence for people, the strongest evidence first (valid UTF-8, no
+	// control characters).
 	std::string message() const;
 };
 
@@ -79,6 +85,15 @@ nlohmann::json sockets_document(const ProcessSockets &sockets);
 // [{"rule": "mxwatch_xmrig", "software": "XMRig"}, ...]: mxwatch.yara in ECS,
 // unmapped.mxwatch.yara in OCSF (an empty list: scanned, nothing matched).
 nlohmann::json miner_document(const std::vector<MinerMatch> &matches);
+// {"resident_bytes": .., "largest_mapping_bytes": .., "huge_page_bytes": ..,
+// "busy_threads": .., "threads": [{"tid": .., "cpu_share": 0.99}, ..]} (busiest
+// first, at most 16): mxwatch.footprint in ECS, unmapped.mxwatch.footprint in OCSF.
+nlohmann::json footprint_document(const Footprint &footprint);
+inline constexpr std::size_t kMaxFootprintThreadsShown = 16;
+// {"severity": "critical", "base_severity": "high", "confidence": "high",
+// "confidence_score": 90, "corroborated_by": ["identity", ...], "evidence": [...],
+// "against": "..."}: mxwatch.assessment in ECS, unmapped.mxwatch.assessment in OCSF.
+nlohmann::json assessment_document(const Assessment &assessment);
 // The remote addresses of its connected sockets, each once, in order (ECS related.ip).
 std::vector<std::string> remote_ips(const ProcessSockets &sockets);
 

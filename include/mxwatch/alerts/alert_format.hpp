@@ -31,6 +31,7 @@ struct RenderedAlert {
 	std::string document;
 	std::string message; // one sentence: valid UTF-8, no control characters
 	AlertStage stage = AlertStage::First;
+	AlertSeverity severity = AlertSeverity::High; // Alert::assessment()'s
 	std::string event_id;
 	std::chrono::system_clock::time_point time;
 	// When the process was first alerted on (wall time): the same for its first,

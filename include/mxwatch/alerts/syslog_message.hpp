@@ -26,8 +26,8 @@ inline constexpr std::size_t kSyslogMaxMessageBytes = 8192;
 inline constexpr std::size_t kSyslogMaxParamBytes = 256;
 inline constexpr int kSyslogFacilityDaemon = 3;
 
-// crit (2) while a miner runs, notice (5) when it is gone.
-int syslog_severity(AlertStage stage);
+// The syslog severity of an alert is its AlertSeverity's (assessment.hpp):
+// alert (1) critical, crit (2) high, warning (4) medium, notice (5) otherwise.
 // "kern", "user", ..., "daemon", "auth", "authpriv", "local0".."local7".
 std::optional<int> syslog_facility_from_string(std::string_view name);
 

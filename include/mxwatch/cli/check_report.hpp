@@ -2,6 +2,7 @@
 // What `mxwatch check` prints at the end: a table for people, a document for tools.
 #pragma once
 
+#include "mxwatch/alerts/assessment.hpp"
 #include "mxwatch/detect/detector.hpp"
 #include "mxwatch/kernel/kernel_sampler.hpp"
 #include "mxwatch/enrich/process_info.hpp"
@@ -21,6 +22,13 @@ struct CheckRow {
 	ModeCounts counts; // over the whole check
 	Verdict verdict;
 	std::optional<std::string> allowed; // why the allowlist lets it be; not counted as a miner
+	// What corroborates the verdict, read at the end of the check for miners and
+	// suspicious processes still running (nothing: not looked at).
+	std::optional<Footprint> footprint;
+	std::optional<ProcessSockets> sockets;
+	std::optional<std::vector<MinerMatch>> miner;
+	bool corroboration_read = false;
+	Assessment assessment() const;
 };
 
 struct CheckResult {

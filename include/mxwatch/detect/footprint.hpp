@@ -21,6 +21,7 @@ struct ThreadCpu {
 struct Footprint {
 	std::uint64_t resident_bytes = 0;        // resident memory, huge pages included, any mapping kind
 	std::uint64_t largest_mapping_bytes = 0; // size of its largest single mapping
+	std::uint64_t huge_page_bytes = 0;       // of the resident: transparent huge pages and hugetlbfs
 	std::vector<ThreadCpu> threads;          // at most kMaxFootprintThreads
 	bool operator==(const Footprint &) const = default;
 };

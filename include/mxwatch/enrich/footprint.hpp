@@ -24,6 +24,9 @@ inline constexpr std::size_t kMaxSmapsRollupBytes = 16u << 10;
 // Resident bytes from smaps_rollup: Rss plus Shared_Hugetlb and Private_Hugetlb
 // (hugetlbfs pages are not in Rss). Nothing when no Rss line is there.
 std::optional<std::uint64_t> parse_smaps_rollup_resident(std::string_view text);
+// Of that, the bytes in huge pages: AnonHugePages, Shared_Hugetlb and Private_Hugetlb
+// (RandomX asks for huge pages for its cache, dataset and scratchpads).
+std::uint64_t parse_smaps_rollup_huge(std::string_view text);
 // The largest mapping's size in /proc/PID/maps text (lines "start-end perms ...").
 std::uint64_t parse_maps_largest(std::string_view text);
 // A thread's CPU share since it started, in permille, from its stat times (clock

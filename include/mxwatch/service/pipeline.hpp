@@ -79,6 +79,14 @@ public:
 	ProcessInfo process_info(const ProcessKey &key) const;
 	// Why the process is allowlisted, or nothing.
 	std::optional<std::string> allowed(const ProcessKey &key) const;
+	// What corroborates a process's verdict (alerts/assessment.hpp), read now:
+	// its footprint (in a replay, the latest the recording had) and its sockets.
+	struct Corroborating {
+		std::optional<Footprint> footprint;
+		std::optional<ProcessSockets> sockets;
+		bool live_footprint = false; // read from /proc now, not from the recording
+	};
+	Corroborating corroborating(const ProcessKey &key);
 	std::uint64_t samples_seen() const { return samples_seen_; }
 	const PipelineCounts &counts() const { return counts_; }
 	std::vector<SinkStats> output_stats() const { return output_ ? output_->stats() : std::vector<SinkStats>{}; }
