@@ -252,7 +252,9 @@ TEST(HostileProcess, NamesGiveValidJsonRfc5424AndJournalEntries)
 		entry = e;
 	ASSERT_TRUE(entry.has_value()) << journal.log();
 	EXPECT_EQ((*entry)["MESSAGE_ID"], kJournalMessageId);
-	EXPECT_EQ((*entry)["PRIORITY"], "2");
+	// The priority follows the alert's severity (docs/detection.md): alert for critical, crit for high.
+	const std::string severity = nlohmann::json::parse(stdout_line)["mxwatch"]["severity"];
+	EXPECT_EQ((*entry)["PRIORITY"], severity == "critical" ? "1" : "2") << severity;
 	EXPECT_EQ((*entry)["MXWATCH_PROCESS_NAME"], valid_utf8(comm));
 	EXPECT_EQ((*entry)["MXWATCH_PROCESS_EXECUTABLE"], valid_utf8(exe.string()));
 	EXPECT_EQ((*entry)["MXWATCH_DOCUMENT"], stdout_line);

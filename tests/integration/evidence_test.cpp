@@ -138,6 +138,31 @@ TEST(Evidence, AlertNamesTheMinerSoftwareFromYara)
 	EXPECT_EQ(daemon.wait(30s), std::optional<int>(0));
 }
 
+TEST(Evidence, CheckShowsTheCorroborationOfEachMiner)
+{
+	MXW_REQUIRE_PRIVILEGED();
+	TempDir tmp;
+	const int port = free_port();
+	Child pool({workload("mxw-stratum"), "--port", std::to_string(port), "--seconds", "60"},
+		   {.stdout_path = tmp.path("pool.out").string()});
+	ASSERT_TRUE(wait_for_text(tmp.path("pool.out"), "listening", 10s));
+	// The miner outlives the check: its evidence is read at the end.
+	const CheckRun run =
+		run_check_with({{workload("mxw-randomx"), "--pool-port", std::to_string(port), "--seconds", "14"}}, 6);
+	ASSERT_EQ(run.workload_pids.size(), 1u) << run.stderr_text;
+	const nlohmann::json *p = run.process(run.workload_pids[0]);
+	ASSERT_NE(p, nullptr) << run.document.dump(2) << run.stderr_text;
+	EXPECT_EQ((*p)["verdict"], "miner") << p->dump(2);
+	ASSERT_TRUE(p->contains("assessment")) << p->dump(2);
+	const auto &kinds = (*p)["assessment"]["corroborated_by"];
+	for (const char *kind : {"identity", "memory", "network"})
+		EXPECT_NE(std::find(kinds.begin(), kinds.end(), kind), kinds.end()) << kind << " " << p->dump(2);
+	EXPECT_EQ((*p)["assessment"]["severity"], "critical") << p->dump(2);
+	EXPECT_GE((*p)["footprint"].value("resident_bytes", 0ull), 256ull << 20) << p->dump(2);
+	EXPECT_TRUE(pool_connection((*p)["sockets"], port)) << p->dump(2);
+	pool.signal(SIGTERM);
+}
+
 TEST(Evidence, BenignWorkloadsMatchNoShippedRule)
 {
 	auto identifier = MinerIdentifier::load({});
