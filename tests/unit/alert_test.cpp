@@ -113,7 +113,16 @@ TEST(EcsAlert, HostileNamesStillGiveOneValidJsonLine)
 	info.pid = 4242;
 	info.executable = "/tmp/" + hostile;
 	info.args = {hostile, "--pool\r\n{\"evil\":1}"};
-	const auto alert = to_ecs(make_alert(sample_detection(hostile), info, {"node-1", "abc"}, 1, {}));
+	Alert hostile_alert = make_alert(sample_detection(hostile), info, {"node-1", "abc"}, 1, {});
+	// Evidence whose names whoever wrote the rules or opened the sockets chose.
+	hostile_alert.miner = std::vector<MinerMatch>{{hostile, hostile}};
+	hostile_alert.footprint = Footprint{300u << 20, 256u << 20, 0, {{4242, 1000}}};
+	ProcessSockets sockets;
+	sockets.endpoints.push_back({"tcp", "10.0.0.1", 1, "203.0.113.7", 3333, "established"});
+	hostile_alert.sockets = sockets;
+	const auto alert = to_ecs(hostile_alert);
+	EXPECT_EQ(alert["mxwatch"]["severity"], "critical");
+	EXPECT_NO_THROW(to_json_line(to_ocsf(hostile_alert)));
 	std::string line;
 	ASSERT_NO_THROW(line = to_json_line(alert));
 	EXPECT_EQ(line.find('\n'), std::string::npos);
