@@ -43,7 +43,8 @@ SinkSpecResult parse_host_port(std::string_view text, std::string_view rest, Sin
 		}
 	} else if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
 		if (rest.find(':') != colon)
-			return error(text, "write IPv6 addresses in brackets, e.g. [::1]:514");
+			return error(text, fmt::format("write IPv6 addresses in brackets, e.g. [::1]:{}",
+			                               default_port.empty() ? "2514" : default_port));
 		host = rest.substr(0, colon);
 		port = rest.substr(colon + 1);
 	}
