@@ -9,12 +9,12 @@ packages=(
 	libbpf-dev libelf-dev zlib1g-dev
 	libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsystemd-dev
 	libcap-dev libcpp-httplib-dev
-	# alerts: which miner an executable is (YARA)
-	libyara-dev
+	# alerts: which miner an executable is (YARA); the relp sink (acknowledged delivery)
+	libyara-dev librelp-dev
 	# tests and their workloads
 	googletest libgtest-dev librandomx-dev libboost-dev
 	# alerts: executable hashes (libcrypto); real peers for the sink tests; libFuzzer
-	libssl-dev rsyslog systemd libclang-rt-14-dev
+	libssl-dev rsyslog rsyslog-relp systemd libclang-rt-14-dev
 	# container metadata tests: a real Podman (its API socket) with runc, images built locally
 	podman runc conmon tar
 	# the http sink tests make a test CA

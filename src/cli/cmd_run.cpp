@@ -227,8 +227,9 @@ int run_daemon(const CommandLine &cli, const RunOptions &run_options)
 	if (!source.attachment_problem().empty()) {
 		if (metrics)
 			metrics->publish(snapshot(source, pipeline, reloads, containers.get())); // a last scrape shows why
-		spdlog::error("exiting with an error: mxwatch was blind ({})", source.attachment_problem());
-		return kExitError;
+		spdlog::error("exiting with status {}: mxwatch was blind ({})", int{kExitBlind},
+		              source.attachment_problem());
+		return kExitBlind;
 	}
 	return kExitClean;
 }

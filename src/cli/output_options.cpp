@@ -21,8 +21,9 @@ void add_output_options(CLI::App &app, OutputOptions &options)
 	const std::string group = "Alerts (see docs/alerts.md)";
 	app.add_option("--sink", options.sinks,
 	               "Where alerts go, any number of: stdout, file:PATH, journald, syslog (/dev/log), "
-	               "syslog:unix:PATH, syslog:udp:HOST:PORT, syslog:tcp:HOST:PORT, http:URL (POST, JSON or NDJSON), "
-	               "alertmanager:URL (Alertmanager API v2) (default: stdout)")
+	               "syslog:unix:PATH, syslog:udp:HOST:PORT, syslog:tcp:HOST:PORT, relp:HOST:PORT (RFC 5424 "
+	               "over RELP, acknowledged), http:URL (POST, JSON or NDJSON), alertmanager:URL (Alertmanager "
+	               "API v2) (default: stdout)")
 	    ->group(group)
 	    ->check(CLI::Validator(
 	        [](std::string &value) {

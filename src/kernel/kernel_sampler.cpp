@@ -16,6 +16,7 @@
 #include <limits>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <vector>
 
@@ -123,7 +124,51 @@ KernelSampler::KernelSampler(const SamplerOptions &options, SampleHandler handle
 				     fmt::join(failures, "; ")));
 }
 
-KernelSampler::~KernelSampler() = default;
+KernelSampler::~KernelSampler()
+{
+	if (consumer_pos_)
+		munmap(const_cast<std::uint64_t *>(consumer_pos_), consumer_page_size_);
+}
+
+// Nothing in user space writes the program's maps: freezing them (BPF_MAP_FREEZE)
+// makes every later write from user space fail (`bpftool map update`, delete,
+// a writable mmap), from any process, root's included, while the program
+// itself still writes them. .rodata (the settings) libbpf froze at load. .bss
+// is mapped writable for the skeleton, which keeps a map from being frozen: it
+// is mapped again read-only first (fpu_layout_seen is only read).
+void KernelSampler::freeze_maps()
+{
+	mxwatch_bpf *skel = skeleton_.get();
+	const long page = sysconf(_SC_PAGESIZE);
+	const std::size_t bss_bytes =
+	    (static_cast<std::size_t>(bpf_map__value_size(skel->maps.bss)) + page - 1) / page * page;
+	if (mmap(skel->bss, bss_bytes, PROT_READ, MAP_SHARED | MAP_FIXED, bpf_map__fd(skel->maps.bss), 0) == MAP_FAILED)
+		spdlog::warn("cannot map the BPF program's .bss read-only ({}): it stays writable by root",
+		             errno_text(errno));
+	for (const bpf_map *map : {skel->maps.bss, skel->maps.tracked, skel->maps.budgets, skel->maps.counters})
+		if (bpf_map_freeze(bpf_map__fd(map)) != 0)
+			spdlog::warn("cannot freeze BPF map {} ({}): root could rewrite it from user space",
+			             bpf_map__name(map), errno_text(errno));
+}
+
+// The ring buffer's first page holds the consumer position, which this reader
+// (libbpf) advances past every record it took; any process holding the map may
+// map that page writable and move it, so that records are skipped unread.
+void KernelSampler::map_consumer_position()
+{
+	const long page = sysconf(_SC_PAGESIZE);
+	void *mapped = mmap(nullptr, static_cast<std::size_t>(page), PROT_READ, MAP_SHARED,
+	                    bpf_map__fd(skeleton_->maps.events), 0);
+	if (mapped == MAP_FAILED) {
+		spdlog::warn("cannot map the ring buffer's consumer position ({}): records skipped by another "
+		             "process would go unnoticed",
+		             errno_text(errno));
+		return;
+	}
+	consumer_pos_ = static_cast<const volatile std::uint64_t *>(mapped);
+	consumer_page_size_ = static_cast<std::size_t>(page);
+	consumed_bytes_ = *consumer_pos_;
+}
 
 void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType type)
 {
@@ -152,6 +197,7 @@ void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType ty
 
 	if (int err = mxwatch_bpf__load(skel))
 		throw SetupError(fmt::format("loading the BPF program failed: {}", errno_text(err)));
+	freeze_maps();
 
 	bpf_program *program = program_for(skel, type);
 	bpf_link *link = bpf_program__attach(program);
@@ -180,6 +226,7 @@ void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType ty
 	ring_buffer_.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &KernelSampler::on_record, this, nullptr));
 	if (!ring_buffer_)
 		throw SetupError(fmt::format("cannot open the ring buffer: {}", errno_text(errno)));
+	map_consumer_position();
 	attached_ = type;
 	health_hits_ = counters().hits;
 	health_ctxt_ = context_switches();
@@ -231,6 +278,19 @@ AttachmentHealth KernelSampler::check_attachment()
 					   errno_text(errno))};
 	if (bpf_obj_get_info_by_fd(prog_fd, &prog, &prog_len) == 0 && info.prog_id != prog.id)
 		return {false, fmt::format("the BPF link now holds program {}, not mxwatch's {}", info.prog_id, prog.id)};
+	// The ring buffer: only this reader moved its consumer position? (Called
+	// between polls: libbpf stored it after the last record it handed over.)
+	if (consumer_pos_) {
+		const std::uint64_t position = *consumer_pos_;
+		if (position != consumed_bytes_)
+			return {false, fmt::format(
+			                   "another process moved the BPF ring buffer's consumer position ({} bytes {} "
+			                   "what mxwatch read): records were {}",
+			                   position > consumed_bytes_ ? position - consumed_bytes_
+			                                              : consumed_bytes_ - position,
+			                   position > consumed_bytes_ ? "past" : "behind",
+			                   position > consumed_bytes_ ? "skipped unread" : "made to look unread")};
+	}
 	// The program: did it run? This process alone switches out several times a
 	// second (its poll timeout), so an attached program always counts hits.
 	const std::uint64_t hits = counters().hits;
@@ -249,6 +309,8 @@ AttachmentHealth KernelSampler::check_attachment()
 int KernelSampler::on_record(void *self, void *data, std::size_t size)
 {
 	auto *sampler = static_cast<KernelSampler *>(self);
+	// As libbpf advances the consumer position: the 8-byte header, the record, rounded up to 8.
+	sampler->consumed_bytes_ += (size + 8 + 7) / 8 * 8;
 	const Decoded decoded = decode_record({static_cast<const std::byte *>(data), size});
 	if (!decoded.sample) {
 		if (sampler->malformed_++ == 0)

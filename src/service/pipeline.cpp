@@ -255,8 +255,13 @@ void Pipeline::publish_detection(Detection detection)
 	Alert alert{std::move(detection), known.facts.info, when, options_.detector.window_ns, decision.response};
 	alert.sockets = std::move(evidence.sockets);
 	alert.footprint = std::move(evidence.footprint);
-	if (first)
+	if (first) {
 		reports_.push_back(alert);
+		// A report is read, never hashed: it must not keep the executable open (each
+		// open one counts against ExecutableFile::kMaxOpen, and 4096 reports would
+		// hold every descriptor, so that later executables went unhashed).
+		reports_.back().process.executable_file.reset();
+	}
 	if (output_)
 		output_->publish(std::move(alert));
 	if (reports_.size() > options_.max_reports)

@@ -24,10 +24,12 @@ SinkSpecResult error(std::string_view text, std::string_view why)
 	return {std::nullopt, fmt::format("--sink {}: {}", text, why)};
 }
 
-// "HOST:PORT", "HOST" (port 514), "[V6]:PORT" or "[V6]".
-SinkSpecResult parse_host_port(std::string_view text, std::string_view rest, SinkSpec spec)
+// "HOST:PORT", "HOST" (the default port), "[V6]:PORT" or "[V6]"; an empty
+// default: the port is required.
+SinkSpecResult parse_host_port(std::string_view text, std::string_view rest, SinkSpec spec,
+                               std::string_view default_port = kDefaultSyslogPort)
 {
-	std::string_view host = rest, port = kDefaultSyslogPort;
+	std::string_view host = rest, port = default_port;
 	if (rest.starts_with('[')) {
 		const auto close = rest.find(']');
 		if (close == std::string_view::npos)
@@ -41,12 +43,15 @@ SinkSpecResult parse_host_port(std::string_view text, std::string_view rest, Sin
 		}
 	} else if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
 		if (rest.find(':') != colon)
-			return error(text, "write IPv6 addresses in brackets, e.g. [::1]:514");
+			return error(text, fmt::format("write IPv6 addresses in brackets, e.g. [::1]:{}",
+			                               default_port.empty() ? "2514" : default_port));
 		host = rest.substr(0, colon);
 		port = rest.substr(colon + 1);
 	}
 	if (host.empty())
 		return error(text, "no host");
+	if (port.empty() && default_port.empty())
+		return error(text, "no port (expected HOST:PORT, e.g. loghost:2514 or [::1]:2514)");
 	if (!valid_port(port))
 		return error(text, "the port must be a number from 1 to 65535");
 	spec.host = std::string(host);
@@ -88,6 +93,10 @@ SinkSpecResult parse_sink_spec(std::string_view text)
 		}
 		return error(text, "expected syslog, syslog:unix:PATH, syslog:udp:HOST:PORT or syslog:tcp:HOST:PORT");
 	}
+	if (text.starts_with("relp:")) {
+		spec.kind = SinkSpec::Kind::Relp;
+		return parse_host_port(text, text.substr(5), spec, "");
+	}
 	for (const auto &[prefix, kind] :
 	     {std::pair{std::string_view("http:"), SinkSpec::Kind::Http},
 	      std::pair{std::string_view("alertmanager:"), SinkSpec::Kind::Alertmanager}}) {
@@ -102,8 +111,8 @@ SinkSpecResult parse_sink_spec(std::string_view text)
 			return error(text, why);
 		return {spec, {}};
 	}
-	return error(text, "expected stdout, file:PATH, syslog[:unix:PATH|:udp:HOST:PORT|:tcp:HOST:PORT], journald, "
-	                   "http:URL or alertmanager:URL");
+	return error(text, "expected stdout, file:PATH, syslog[:unix:PATH|:udp:HOST:PORT|:tcp:HOST:PORT], "
+	                   "relp:HOST:PORT, journald, http:URL or alertmanager:URL");
 }
 
 std::unique_ptr<AlertSink> make_sink(const SinkSpec &spec, const SinkOptions &options)
@@ -115,6 +124,8 @@ std::unique_ptr<AlertSink> make_sink(const SinkSpec &spec, const SinkOptions &op
 		return make_file_sink(spec.path);
 	case SinkSpec::Kind::Syslog:
 		return make_syslog_sink(spec, options.syslog_facility);
+	case SinkSpec::Kind::Relp:
+		return make_relp_sink(spec, options.syslog_facility);
 	case SinkSpec::Kind::Journald:
 		return make_journald_sink();
 	case SinkSpec::Kind::Http:

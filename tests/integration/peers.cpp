@@ -43,7 +43,7 @@ const std::vector<std::string> kJournald = {"/lib/systemd/systemd-journald", "/u
 
 // One JSON object per message, each property JSON-escaped by rsyslog itself.
 // mmpstrucdata parses the structured data into $!rfc5424-sd (unescaping values).
-std::string rsyslog_config(const fs::path &dir, int udp_port, int tcp_port)
+std::string rsyslog_config(const fs::path &dir, int udp_port, int tcp_port, int relp_port)
 {
 	std::string fields;
 	bool first = true;
@@ -75,7 +75,7 @@ module(load="imudp")
 input(type="imudp" address="127.0.0.1" port="{udp}")
 module(load="imtcp")
 input(type="imtcp" address="127.0.0.1" port="{tcp}")
-module(load="mmpstrucdata")
+{relp}module(load="mmpstrucdata")
 template(name="mxwatch_test" type="list") {{
 {fields}  constant(value="\"}}\n")
 }}
@@ -83,6 +83,11 @@ action(type="mmpstrucdata")
 action(type="omfile" file="{dir}/received.jsonl" template="mxwatch_test")
 )",
 	                   fmt::arg("dir", dir.string()), fmt::arg("udp", udp_port), fmt::arg("tcp", tcp_port),
+	                   fmt::arg("relp", relp_port == 0 ? std::string()
+	                                                   : fmt::format(R"(module(load="imrelp")
+input(type="imrelp" address="127.0.0.1" port="{}")
+)",
+	                                                                 relp_port)),
 	                   fmt::arg("fields", fields));
 }
 
@@ -95,12 +100,25 @@ std::optional<std::string> RsyslogPeer::unavailable()
 	return std::nullopt;
 }
 
-RsyslogPeer::RsyslogPeer(const fs::path &dir) : dir_(dir)
+std::optional<std::string> RsyslogPeer::relp_unavailable()
+{
+	if (auto why = unavailable())
+		return why;
+	for (const char *dir :
+	     {"/usr/lib/x86_64-linux-gnu/rsyslog", "/usr/lib/aarch64-linux-gnu/rsyslog", "/usr/lib/rsyslog"})
+		if (fs::exists(fs::path(dir) / "imrelp.so"))
+			return std::nullopt;
+	return "rsyslog's imrelp is not installed (apt-get install rsyslog-relp, see scripts/install-deps.sh)";
+}
+
+RsyslogPeer::RsyslogPeer(const fs::path &dir, bool relp) : dir_(dir)
 {
 	fs::create_directories(dir_);
 	udp_port_ = free_port(SOCK_DGRAM);
 	tcp_port_ = free_port(SOCK_STREAM);
-	std::ofstream(dir_ / "rsyslog.conf") << rsyslog_config(dir_, udp_port_, tcp_port_);
+	if (relp)
+		relp_port_ = free_port(SOCK_STREAM);
+	std::ofstream(dir_ / "rsyslog.conf") << rsyslog_config(dir_, udp_port_, tcp_port_, relp_port_);
 	start();
 }
 
@@ -113,7 +131,12 @@ void RsyslogPeer::start()
 	                                                           (dir_ / "rsyslogd.pid").string()},
 	                                  SpawnOptions{.stdout_path = (dir_ / "rsyslogd.log").string(),
 	                                               .stderr_path = (dir_ / "rsyslogd.err").string()});
-	if (!wait_until([&] { return fs::exists(unix_socket()) && tcp_accepts(tcp_port_); }, 20s))
+	if (!wait_until(
+	        [&] {
+		        return fs::exists(unix_socket()) && tcp_accepts(tcp_port_) &&
+		               (relp_port_ == 0 || tcp_accepts(relp_port_));
+	        },
+	        20s))
 		throw std::runtime_error("rsyslogd did not start: " + log());
 }
 

@@ -3,7 +3,8 @@
 // it and stopped at its end, never the system's own:
 //
 //  - RsyslogPeer: Debian's rsyslogd with a private config, work directory, unix
-//    socket and loopback UDP/TCP ports; every message it parsed is written as
+//    socket and loopback UDP/TCP ports (and a RELP port, imrelp from Debian's
+//    rsyslog-relp, when asked for); every message it parsed is written as
 //    one JSON line (its RFC 5424 fields, and the structured data as its
 //    mmpstrucdata module understood it).
 //  - PrivateJournal: Debian's systemd-journald in a private mount namespace,
@@ -35,8 +36,11 @@ namespace mxwatch::test {
 class RsyslogPeer {
 public:
 	static std::optional<std::string> unavailable();
+	// Also why imrelp cannot run (rsyslog-relp not installed).
+	static std::optional<std::string> relp_unavailable();
 
-	explicit RsyslogPeer(const std::filesystem::path &dir);
+	// `relp`: also listen for RELP (imrelp) on a loopback port.
+	explicit RsyslogPeer(const std::filesystem::path &dir, bool relp = false);
 	~RsyslogPeer();
 	RsyslogPeer(const RsyslogPeer &) = delete;
 	RsyslogPeer &operator=(const RsyslogPeer &) = delete;
@@ -45,6 +49,8 @@ public:
 	std::string udp_sink() const { return "syslog:udp:127.0.0.1:" + std::to_string(udp_port_); }
 	std::string tcp_sink() const { return "syslog:tcp:127.0.0.1:" + std::to_string(tcp_port_); }
 	std::string unix_sink() const { return "syslog:unix:" + unix_socket(); }
+	std::string relp_sink() const { return "relp:127.0.0.1:" + std::to_string(relp_port_); }
+	int relp_port() const { return relp_port_; }
 
 	// Stops rsyslogd (SIGTERM: it closes its connections cleanly and exits), and
 	// starts it again on the same ports, appending to the same output.
@@ -59,6 +65,7 @@ private:
 	std::filesystem::path dir_;
 	int udp_port_ = 0;
 	int tcp_port_ = 0;
+	int relp_port_ = 0; // 0: no RELP
 	std::unique_ptr<Child> daemon_;
 };
 

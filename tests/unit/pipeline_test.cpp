@@ -148,6 +148,24 @@ TEST(Pipeline, AMinerIsAlertedOnceWithWhatTheDirectorySaid)
 	ASSERT_EQ(h.pipeline.reports().size(), 1u);
 }
 
+// A long-running daemon keeps thousands of reports: none may hold its executable
+// open (every open one counts against ExecutableFile::kMaxOpen, so that later
+// executables would go unhashed). The published alert keeps it for hashing.
+TEST(Pipeline, ReportsHoldNoExecutableOpenThePublishedAlertDoes)
+{
+	Harness h;
+	h.directory.add(42, "/proc/self/exe");
+	h.directory.known[42].executable_file = ExecutableFile::open_path("/proc/self/exe");
+	ASSERT_TRUE(h.directory.known[42].executable_file);
+	mine(h.source, 42, 1 * kS, 5 * kS);
+	h.run();
+	ASSERT_EQ(h.pipeline.reports().size(), 1u);
+	EXPECT_EQ(h.pipeline.reports().front().process.executable_file, nullptr);
+	EXPECT_EQ(h.pipeline.reports().front().process.executable, "/proc/self/exe");
+	ASSERT_FALSE(h.events->empty());
+	EXPECT_NE(h.events->front().process.executable_file, nullptr);
+}
+
 TEST(Pipeline, AllowlistedProcessesAreJudgedButNeverPublishedNorActedOn)
 {
 	PipelineOptions options;

@@ -165,6 +165,15 @@ TEST(SinkSpec, Grammar)
 	    {"syslog:udp::514", false},
 	    {"syslog:tcp:[::1", false},
 	    {"syslog:sctp:host:1", false},
+	    {"relp:127.0.0.1:2514", true, K::Relp, T::Unix, "", "127.0.0.1", "2514"},
+	    {"relp:loghost.example:20514", true, K::Relp, T::Unix, "", "loghost.example", "20514"},
+	    {"relp:[::1]:2514", true, K::Relp, T::Unix, "", "::1", "2514"},
+	    {"relp:loghost", false}, // RELP has no well-known port
+	    {"relp:[::1]", false},
+	    {"relp:", false},
+	    {"relp::2514", false},
+	    {"relp:host:0", false},
+	    {"relp:::1:2514", false},
 	    {"elasticsearch", false},
 	    {"", false},
 	};
@@ -179,7 +188,7 @@ TEST(SinkSpec, Grammar)
 			continue;
 		EXPECT_EQ(result.spec->kind, c.kind) << c.text;
 		EXPECT_EQ(result.spec->path, c.path) << c.text;
-		if (c.kind == K::Syslog) {
+		if (c.kind == K::Syslog || c.kind == K::Relp) {
 			EXPECT_EQ(result.spec->transport, c.transport) << c.text;
 			EXPECT_EQ(result.spec->host, c.host) << c.text;
 			EXPECT_EQ(result.spec->port, c.port) << c.text;

@@ -187,5 +187,33 @@ TEST(SyslogSink, TcpPeerThatClosedAndIsGoneMeansRetryNotLoss)
 	EXPECT_NE(sink->last_error().find("Connection refused"), std::string::npos) << sink->last_error();
 }
 
+// RELP: delivered means acknowledged. Against a real rsyslogd with imrelp in
+// tests/integration/sink_outage_test.cpp; here only what needs no peer.
+TEST(RelpSink, NamesItsPeerAndAsksForARetryWhenNobodyListens)
+{
+	std::string port;
+	{
+		Fd probe(bound_inet(SOCK_STREAM)); // a port nobody listens on, once it is closed
+		port = port_of(probe.fd);
+	}
+	auto sink = make_sink(*parse_sink_spec("relp:127.0.0.1:" + port).spec, kSyslogFacilityDaemon);
+	EXPECT_EQ(sink->name(), "relp:127.0.0.1:" + port);
+	EXPECT_EQ(sink->write(hostile_alert()), Delivery::Retry);
+	EXPECT_NE(sink->last_error().find("127.0.0.1:" + port), std::string::npos) << sink->last_error();
+	EXPECT_EQ(make_sink(*parse_sink_spec("relp:[::1]:2514").spec, kSyslogFacilityDaemon)->name(),
+	          "relp:[::1]:2514");
+}
+
+// A peer that takes the connection and reads, but never answers (not RELP): no
+// acknowledgement, so not delivered.
+TEST(RelpSink, APeerThatNeverAcknowledgesIsNotADelivery)
+{
+	Fd server(bound_inet(SOCK_STREAM));
+	ASSERT_EQ(listen(server.fd, 4), 0);
+	auto sink = make_sink(*parse_sink_spec("relp:127.0.0.1:" + port_of(server.fd)).spec, kSyslogFacilityDaemon);
+	EXPECT_EQ(sink->write(hostile_alert()), Delivery::Retry); // after the answer timeout
+	EXPECT_FALSE(sink->last_error().empty());
+}
+
 } // namespace
 } // namespace mxwatch

@@ -21,7 +21,10 @@ namespace mxwatch {
 enum ExitStatus : int {
 	kExitClean = 0,
 	kExitMinerFound = 1,
-	kExitError = 2,
+	kExitError = 2, // setup error: the unit does not restart (RestartPreventExitStatus=2)
+	// `run` lost its view of the kernel after it started (the program detached or
+	// silent, its ring buffer tampered with): the unit restarts it, attached again.
+	kExitBlind = 3,
 };
 
 // The detector's knobs and the allowlist.

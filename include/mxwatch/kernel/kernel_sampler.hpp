@@ -48,8 +48,10 @@ struct SamplerCounters {
 	std::uint64_t lost_samples = 0;    // samples in the `lost` records
 };
 
-// Is the program still attached and running? (tampering: `bpftool link detach`;
-// blindness: the tracepoint stopped firing.)
+// Is the program still attached and running, and is what it sends still read?
+// (tampering: the link replaced or closed, the ring buffer's consumer position
+// moved by another process; blindness: the tracepoint stopped firing.) What
+// root can and cannot do to the program is in docs/security.md.
 struct AttachmentHealth {
 	bool ok = true;
 	std::string problem; // one sentence when !ok
@@ -77,9 +79,10 @@ public:
 	AttachType attach_type() const { return attached_; }
 	// "fpstate", "state" or "unknown" (the program has not run yet).
 	std::string_view fpu_layout() const;
-	// Checks that the link is still attached, and that the program ran since the
-	// previous call while /proc/stat shows context switches. Cheap: call it every
-	// few seconds.
+	// Checks that the link is still attached, that the program ran since the
+	// previous call while /proc/stat shows context switches, and that nobody but
+	// this reader moved the ring buffer's consumer position (records skipped).
+	// Cheap: call it every few seconds, between two poll()s.
 	AttachmentHealth check_attachment();
 	// Whether thread exits are followed (the last summary of an exiting thread).
 	bool follows_exits() const { return exit_link_ != nullptr; }
@@ -96,6 +99,8 @@ private:
 
 	static int on_record(void *self, void *data, std::size_t size);
 	void load_and_attach(const SamplerOptions &options, AttachType type);
+	void freeze_maps();
+	void map_consumer_position();
 	void attach_exit_hook(AttachType type);
 
 	SampleHandler handler_;
@@ -107,6 +112,12 @@ private:
 	bpf_link *exit_link_ = nullptr; // owned by the skeleton
 	std::uint64_t health_hits_ = 0; // hits and context switches at the previous check
 	std::uint64_t health_ctxt_ = 0;
+	// The ring buffer's consumer position (its first page, mapped read-only), and
+	// where this reader's own records put it: they differ only if someone else
+	// wrote it.
+	const volatile std::uint64_t *consumer_pos_ = nullptr;
+	std::size_t consumer_page_size_ = 0;
+	std::uint64_t consumed_bytes_ = 0;
 };
 
 } // namespace mxwatch

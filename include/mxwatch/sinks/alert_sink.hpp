@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Where rendered alerts go. One small interface, one source file per sink:
-// stdout_sink.cpp, file_sink.cpp, syslog_sink.cpp, journald_sink.cpp,
-// http_sink.cpp, alertmanager_sink.cpp (the last two share http_post.hpp).
+// stdout_sink.cpp, file_sink.cpp, syslog_sink.cpp, relp_sink.cpp,
+// journald_sink.cpp, http_sink.cpp, alertmanager_sink.cpp (the last two share
+// http_post.hpp).
 //
 // Each sink is driven by its own thread behind a bounded queue (sink_queue.hpp),
 // so a sink may block, but only for a bounded time: sockets carry send timeouts.
@@ -72,13 +73,14 @@ enum class SyslogTransport { Unix, Udp, Tcp };
 // One --sink value, parsed:
 //   stdout | file:PATH | journald
 //   syslog | syslog:unix:PATH | syslog:udp:HOST:PORT | syslog:tcp:HOST:PORT
+//   relp:HOST:PORT   (RFC 5424 over RELP: acknowledged delivery; the port is required)
 //   http:URL | alertmanager:URL   (URL: http[s]://HOST[:PORT][/PATH])
 // ("syslog" alone is the local socket /dev/log; HOST may be [v6-address]).
 struct SinkSpec {
-	enum class Kind { Stdout, File, Syslog, Journald, Http, Alertmanager } kind = Kind::Stdout;
+	enum class Kind { Stdout, File, Syslog, Journald, Http, Alertmanager, Relp } kind = Kind::Stdout;
 	std::string path; // file, syslog unix socket
 	SyslogTransport transport = SyslogTransport::Unix;
-	std::string host; // syslog udp/tcp
+	std::string host; // syslog udp/tcp, relp
 	std::string port;
 	std::string url; // http, alertmanager (checked by parse_http_url)
 };
@@ -124,6 +126,8 @@ SinkSpecResult parse_sink_spec(std::string_view text);
 std::unique_ptr<AlertSink> make_stdout_sink();
 std::unique_ptr<AlertSink> make_file_sink(const std::string &path);
 std::unique_ptr<AlertSink> make_syslog_sink(const SinkSpec &spec, int facility);
+// Facility as for syslog; SIGPIPE is ignored from then on (librelp writes with plain send()).
+std::unique_ptr<AlertSink> make_relp_sink(const SinkSpec &spec, int facility);
 std::unique_ptr<AlertSink> make_journald_sink();
 std::unique_ptr<AlertSink> make_http_sink(const std::string &url, const HttpSinkOptions &options);
 std::unique_ptr<AlertSink> make_alertmanager_sink(const std::string &url, const HttpSinkOptions &options);
