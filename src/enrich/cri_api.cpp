@@ -90,7 +90,8 @@ RuntimeAnswer CriRuntime::inspect(const std::string &container_id)
 	if (!connection_) {
 		quiet_grpc();
 		grpc::ChannelArguments arguments;
-		arguments.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::size_t>(limits_.max_body_bytes, INT_MAX)));
+		arguments.SetMaxReceiveMessageSize(
+		    static_cast<int>(std::min<std::size_t>(limits_.max_body_bytes, INT_MAX)));
 		arguments.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
 		// A runtime restarted while we wait is reconnected to soon, not after gRPC's default backoff.
 		arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);

@@ -93,9 +93,8 @@ std::optional<std::string> sandbox_of(const runtime::v1::ContainerStatusResponse
 		return std::nullopt;
 	const auto &id = it->get_ref<const std::string &>();
 	// An id goes into the next request: only what a runtime makes (hex, at most 128).
-	if (id.empty() || id.size() > 128 || !std::all_of(id.begin(), id.end(), [](char c) {
-		    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-	    }))
+	if (id.empty() || id.size() > 128 ||
+	    !std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }))
 		return std::nullopt;
 	return id;
 }
@@ -139,7 +138,8 @@ std::optional<CriContainer> decode(const runtime::v1::ContainerStatusResponse &r
 		if (entry.key().empty())
 			continue;
 		const auto key = text(entry.key(), kMaxLabelKeyBytes);
-		if (!key || std::any_of(m.labels.begin(), m.labels.end(), [&](const auto &l) { return l.first == *key; }))
+		if (!key ||
+		    std::any_of(m.labels.begin(), m.labels.end(), [&](const auto &l) { return l.first == *key; }))
 			continue;
 		if (m.labels.size() >= kMaxContainerLabels) {
 			m.labels_truncated = true;

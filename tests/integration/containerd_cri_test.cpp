@@ -118,7 +118,8 @@ public:
 		    },
 		    30s);
 		if (!up)
-			throw std::runtime_error("containerd's CRI did not answer: " + read_text(dir_ / "log/containerd.err"));
+			throw std::runtime_error("containerd's CRI did not answer: " +
+			                         read_text(dir_ / "log/containerd.err"));
 	}
 
 	~PrivateContainerd()
@@ -202,7 +203,8 @@ public:
 			              fs::copy_options::skip_existing);
 		}
 		const fs::path layer = dir_ / (stem + ".tar"), archive = dir_ / (stem + "-image.tar");
-		Output o = run_command({"/bin/tar", "-C", rootfs.string(), "-cf", layer.string(), "."}, dir_ / "log/tar.err");
+		Output o =
+		    run_command({"/bin/tar", "-C", rootfs.string(), "-cf", layer.string(), "."}, dir_ / "log/tar.err");
 		ASSERT_EQ(o.status, 0) << read_text(dir_ / "log/tar.err");
 		std::string entry = "ENTRYPOINT [";
 		for (std::size_t i = 0; i < entrypoint.size(); i++)
@@ -221,7 +223,8 @@ public:
 			args.insert(args.begin(), podman.begin(), podman.end());
 			return args;
 		};
-		o = run_command(with({"import", "--change", entry, layer.string(), reference}), dir_ / "log/import.err");
+		o = run_command(with({"import", "--change", entry, layer.string(), reference}),
+		                dir_ / "log/import.err");
 		ASSERT_EQ(o.status, 0) << read_text(dir_ / "log/import.err");
 		o = run_command(with({"save", "--format", "docker-archive", "-o", archive.string(), reference}),
 		                dir_ / "log/save.err");
@@ -238,12 +241,11 @@ public:
 		runtime::v1::RunPodSandboxRequest request;
 		*request.mutable_config() = config;
 		runtime::v1::RunPodSandboxResponse response;
+		cgroups_.push_back(config.linux().cgroup_parent()); // runc makes it even when the pod fails
 		const grpc::Status status = call("RunPodSandbox", request, &response, 60s);
 		EXPECT_TRUE(status.ok()) << status.error_message() << "\n" << log();
-		if (status.ok()) {
+		if (status.ok())
 			pods_.push_back(response.pod_sandbox_id());
-			cgroups_.push_back(config.linux().cgroup_parent());
-		}
 		return response.pod_sandbox_id();
 	}
 
@@ -315,8 +317,8 @@ private:
 	{
 		grpc::ClientContext context;
 		context.set_deadline(std::chrono::system_clock::now() + timeout);
-		const grpc::internal::RpcMethod rpc(("/runtime.v1.RuntimeService/" + std::string(method)).c_str(),
-		                                    grpc::internal::RpcMethod::NORMAL_RPC);
+		const std::string path = "/runtime.v1.RuntimeService/" + std::string(method); // outlives the call
+		const grpc::internal::RpcMethod rpc(path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC);
 		runtime::v1::Empty empty;
 		google::protobuf::Message *out = response ? response : &empty;
 		return grpc::internal::BlockingUnaryCall<google::protobuf::Message, google::protobuf::Message>(
@@ -327,17 +329,29 @@ private:
 	{
 		const std::string d = dir_.string();
 		return "version = 2\n"
-		       "root = \"" + d + "/root\"\n"
-		       "state = \"" + d + "/state\"\n"
-		       "disabled_plugins = [\"io.containerd.snapshotter.v1.aufs\", \"io.containerd.snapshotter.v1.btrfs\", "
+		       "root = \"" +
+		       d +
+		       "/root\"\n"
+		       "state = \"" +
+		       d +
+		       "/state\"\n"
+		       "disabled_plugins = [\"io.containerd.snapshotter.v1.aufs\", "
+		       "\"io.containerd.snapshotter.v1.btrfs\", "
 		       "\"io.containerd.snapshotter.v1.devmapper\", \"io.containerd.snapshotter.v1.zfs\", "
 		       "\"io.containerd.internal.v1.opt\", \"io.containerd.tracing.processor.v1.otlp\"]\n"
-		       "[grpc]\n  address = \"" + d + "/containerd.sock\"\n"
-		       "[ttrpc]\n  address = \"" + d + "/containerd.sock.ttrpc\"\n"
+		       "[grpc]\n  address = \"" +
+		       d +
+		       "/containerd.sock\"\n"
+		       "[ttrpc]\n  address = \"" +
+		       d +
+		       "/containerd.sock.ttrpc\"\n"
 		       "[debug]\n  address = \"\"\n"
 		       "[metrics]\n  address = \"\"\n"
 		       "[plugins.\"io.containerd.grpc.v1.cri\"]\n"
 		       "  sandbox_image = \"localhost/mxw-pause:1\"\n"
+		       // Without CAP_SYS_RESOURCE the pause container's oom_score_adj (-998) is refused:
+		       // kept no lower than containerd's own.
+		       "  restrict_oom_score_adj = true\n"
 		       "  stream_server_address = \"127.0.0.1\"\n"
 		       "  stream_server_port = \"0\"\n"
 		       "  [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n"
@@ -349,8 +363,11 @@ private:
 		       "        BinaryName = \"/usr/sbin/runc\"\n"
 		       "        SystemdCgroup = false\n"
 		       "  [plugins.\"io.containerd.grpc.v1.cri\".cni]\n"
-		       "    bin_dir = \"" + d + "/cni\"\n"
-		       "    conf_dir = \"" + d + "/cni\"\n";
+		       "    bin_dir = \"" +
+		       d +
+		       "/cni\"\n"
+		       "    conf_dir = \"" +
+		       d + "/cni\"\n";
 	}
 
 	fs::path dir_;
@@ -374,7 +391,7 @@ struct PodSpec {
 		pod.mutable_metadata()->set_name(name);
 		pod.mutable_metadata()->set_namespace_(ns);
 		pod.mutable_metadata()->set_uid(uid);
-		pod.set_hostname(name);
+		// No hostname: with the host's network the pod has the host's UTS namespace.
 		pod.set_log_directory(log_directory.string());
 		(*pod.mutable_labels())["io.kubernetes.pod.name"] = name;
 		(*pod.mutable_labels())["io.kubernetes.pod.namespace"] = ns;
@@ -428,7 +445,8 @@ TEST_P(ContainerdPod, AlertNamesPodNamespaceContainerAndImage)
 	const runtime::v1::PodSandboxConfig pod = spec.sandbox(tmp.path("containerd/pods"));
 	const std::string sandbox = containerd.run_pod(pod);
 	ASSERT_FALSE(sandbox.empty());
-	const std::string id = containerd.create_container(sandbox, spec.container("miner", image + ":" + tag, 90), pod);
+	const std::string id =
+	    containerd.create_container(sandbox, spec.container("miner", image + ":" + tag, 90), pod);
 	ASSERT_EQ(id.size(), 64u) << id;
 
 	// Only containerd is there to ask: the other runtimes' sockets are absent.
@@ -505,9 +523,9 @@ public:
 		thread_ = std::thread([this] {
 			std::ifstream in(fifo_);
 			for (std::string line; std::getline(in, line);) {
-				const double now = std::chrono::duration<double>(
-				                       std::chrono::system_clock::now().time_since_epoch())
-				                       .count();
+				const double now =
+				    std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+				        .count();
 				std::lock_guard lock(mutex_);
 				lines_.emplace_back(now, std::move(line));
 			}
@@ -580,20 +598,29 @@ TEST(ContainerdLatency, DISABLED_FirstAlert)
 	table << "mode       runs named median_ms p95_ms max_ms\n";
 	for (const auto &[mode, options] : modes) {
 		StdoutLines out(tmp.path(mode + ".fifo"));
-		std::vector<std::string> argv = {mxwatch_binary(), "--format", "ecs", "--sink", "stdout",
-		                                 "--crio-socket", tmp.path("no-crio.sock").string(), "--docker-socket",
-		                                 tmp.path("no-docker.sock").string(), "--podman-socket",
+		std::vector<std::string> argv = {mxwatch_binary(),
+		                                 "--format",
+		                                 "ecs",
+		                                 "--sink",
+		                                 "stdout",
+		                                 "--crio-socket",
+		                                 tmp.path("no-crio.sock").string(),
+		                                 "--docker-socket",
+		                                 tmp.path("no-docker.sock").string(),
+		                                 "--podman-socket",
 		                                 tmp.path("no-podman.sock").string()};
 		argv.insert(argv.end(), options.begin(), options.end());
 		argv.push_back("run");
 		Child daemon(argv, {.stdout_path = tmp.path(mode + ".fifo").string(),
 		                    .stderr_path = tmp.path(mode + ".err").string()});
-		ASSERT_TRUE(wait_for_text(tmp.path(mode + ".err"), "attached", 60s)) << read_text(tmp.path(mode + ".err"));
+		ASSERT_TRUE(wait_for_text(tmp.path(mode + ".err"), "attached", 60s))
+		    << read_text(tmp.path(mode + ".err"));
 		std::vector<double> latencies;
 		int named = 0;
 		for (int i = 0; i < runs; i++) {
 			const std::string name = "bench-" + mode + "-" + std::to_string(i);
-			const std::string id = containerd.create_container(sandbox, spec.container(name, image, 60), pod);
+			const std::string id =
+			    containerd.create_container(sandbox, spec.container(name, image, 60), pod);
 			ASSERT_EQ(id.size(), 64u);
 			ASSERT_GT(containerd.start_container(id), 0);
 			const auto alert = out.first_alert(id, 90s);
@@ -605,19 +632,20 @@ TEST(ContainerdLatency, DISABLED_FirstAlert)
 			const double latency = alert->first - unix_seconds_of(alert->second["@timestamp"]);
 			latencies.push_back(latency);
 			named += alert->second["container"].contains("name");
-			std::cout << mode << " run " << i << ": " << static_cast<int>(latency * 1000) << " ms, container.name "
-			          << alert->second["container"].value("name", "(none)") << "\n";
+			std::cout << mode << " run " << i << ": " << static_cast<int>(latency * 1000)
+			          << " ms, container.name " << alert->second["container"].value("name", "(none)")
+			          << "\n";
 		}
 		daemon.signal(SIGTERM);
 		EXPECT_EQ(daemon.wait(30s), 0) << read_text(tmp.path(mode + ".err"));
 		std::sort(latencies.begin(), latencies.end());
 		if (latencies.empty())
 			continue;
-		const double median = latencies.size() % 2 ? latencies[latencies.size() / 2]
-		                                           : (latencies[latencies.size() / 2 - 1] +
-		                                              latencies[latencies.size() / 2]) / 2;
-		const double p95 = latencies[std::min(latencies.size() - 1,
-		                                      static_cast<std::size_t>(std::lround(0.95 * (latencies.size() - 1))))];
+		const double median = latencies.size() % 2
+		                          ? latencies[latencies.size() / 2]
+		                          : (latencies[latencies.size() / 2 - 1] + latencies[latencies.size() / 2]) / 2;
+		const double p95 = latencies[std::min(
+		    latencies.size() - 1, static_cast<std::size_t>(std::lround(0.95 * (latencies.size() - 1))))];
 		table << fmt::format("{:<10} {:>4} {:>5} {:>9.0f} {:>6.0f} {:>6.0f}\n", mode, latencies.size(), named,
 		                     median * 1000, p95 * 1000, latencies.back() * 1000);
 	}

@@ -101,11 +101,11 @@ private:
 
 // Where each runtime's socket is looked for, and whether to ask at all.
 struct RuntimeSockets {
-	bool enabled = true;                                    // --container-lookups
+	bool enabled = true;                                        // --container-lookups
 	std::string containerd = "/run/containerd/containerd.sock"; // --containerd-socket (its CRI plugin)
-	std::string crio = "/run/crio/crio.sock";                 // --crio-socket
-	std::string docker = "/run/docker.sock";        // --docker-socket
-	std::string podman = "/run/podman/podman.sock"; // --podman-socket
+	std::string crio = "/run/crio/crio.sock";                   // --crio-socket
+	std::string docker = "/run/docker.sock";                    // --docker-socket
+	std::string podman = "/run/podman/podman.sock";             // --podman-socket
 	RuntimeLimits limits;
 };
 
