@@ -144,16 +144,24 @@ public:
 		if (!daemon_->wait(30s))
 			daemon_->signal(SIGKILL);
 		// Whatever of ours outlived that: shims (their command line names our
-		// socket) and the containers' processes, by pid.
-		for (const auto &entry : fs::directory_iterator("/proc")) {
-			const std::string name = entry.path().filename();
-			if (name.find_first_not_of("0123456789") != std::string::npos)
-				continue;
-			std::string cmdline = read_text(entry.path() / "cmdline");
-			std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-			if (cmdline.find(dir_.string()) != std::string::npos)
-				::kill(std::stoi(name), SIGKILL);
-		}
+		// socket) and the containers' processes, by pid, until none is left.
+		wait_until(
+		    [&] {
+			    bool left = false;
+			    for (const auto &entry : fs::directory_iterator("/proc")) {
+				    const std::string name = entry.path().filename();
+				    if (name.find_first_not_of("0123456789") != std::string::npos)
+					    continue;
+				    std::string cmdline = read_text(entry.path() / "cmdline");
+				    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+				    if (cmdline.find(dir_.string()) != std::string::npos) {
+					    ::kill(std::stoi(name), SIGKILL);
+					    left = true;
+				    }
+			    }
+			    return !left;
+		    },
+		    10s);
 		for (const pid_t pid : processes_)
 			::kill(pid, SIGKILL);
 		// Mounts under our directory (rootfs, shm), deepest first.
@@ -491,8 +499,10 @@ TEST_P(ContainerdPod, AlertNamesPodNamespaceContainerAndImage)
 		EXPECT_EQ(c["image"]["name"], image);
 		EXPECT_EQ(c["image"]["tag"], tag);
 		EXPECT_EQ(c["pod_uuid"], uid);
-		EXPECT_EQ(evidence["orchestrator"]["namespace"], pod_namespace);
-		EXPECT_EQ(evidence["orchestrator"]["pod_name"], pod_name);
+		const auto &o = (*alert)["unmapped"]["mxwatch"]["orchestrator"];
+		EXPECT_EQ(o["namespace"], pod_namespace);
+		EXPECT_EQ(o["pod_name"], pod_name);
+		EXPECT_EQ(o["cluster"], "mxw-cluster");
 	}
 	EXPECT_EQ(read_text(tmp.path("err.log")).find("container runtime containerd"), std::string::npos)
 	    << "no failure warned: " << read_text(tmp.path("err.log"));
