@@ -93,9 +93,11 @@ RuntimeAnswer CriRuntime::inspect(const std::string &container_id)
 		arguments.SetMaxReceiveMessageSize(
 		    static_cast<int>(std::min<std::size_t>(limits_.max_body_bytes, INT_MAX)));
 		arguments.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-		// A runtime restarted while we wait is reconnected to soon, not after gRPC's default backoff.
+		// A runtime restarted while we wait is reconnected to soon, not after gRPC's
+		// default backoff. The minimum is also each connection attempt's timeout
+		// (to the runtime's HTTP/2 SETTINGS): the connect timeout.
 		arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-		arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+		arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(limits_.connect_timeout.count()));
 		arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
 		auto connection = std::make_unique<Connection>();
 		connection->channel =

@@ -17,7 +17,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <mutex>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <thread>
 #include <fstream>
 #include <grpcpp/grpcpp.h>
@@ -580,10 +582,43 @@ private:
 	std::thread thread_;
 };
 
+// A socket that accepts and never answers (the connections are held until the end).
+class HangingSocket
+{
+public:
+	explicit HangingSocket(const std::string &path)
+	{
+		listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		sockaddr_un address{};
+		address.sun_family = AF_UNIX;
+		std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+		if (::bind(listener_, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0 ||
+		    ::listen(listener_, 64) != 0)
+			throw std::runtime_error("cannot listen on " + path);
+		acceptor_ = std::thread([this] {
+			for (int fd; (fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;)
+				held_.push_back(fd);
+		});
+	}
+	~HangingSocket()
+	{
+		::shutdown(listener_, SHUT_RDWR);
+		acceptor_.join();
+		for (const int fd : held_)
+			::close(fd);
+		::close(listener_);
+	}
+
+private:
+	int listener_ = -1;
+	std::vector<int> held_;
+	std::thread acceptor_;
+};
+
 // The latency a containerd lookup adds to the first alert, as bench/container_latency.py
 // measures it for Podman: from the alert's @timestamp (the detection) to its line on
-// mxwatch's stdout, with containerd answering and with lookups off. A benchmark, not a
-// test (no timing asserts); run it alone, under the BPF lock:
+// mxwatch's stdout, with containerd answering, with lookups off and with a socket that never answers. A benchmark, not
+// a test (no timing asserts); run it alone, under the BPF lock:
 //   flock /tmp/mxwatch-bpf.lock build/tests/mxwatch_integration_tests \
 //     --gtest_also_run_disabled_tests --gtest_filter='ContainerdLatency.*'   (MXW_BENCH_RUNS=10)
 TEST(ContainerdLatency, DISABLED_FirstAlert)
@@ -602,8 +637,12 @@ TEST(ContainerdLatency, DISABLED_FirstAlert)
 	const auto pod = spec.sandbox(tmp.path("containerd/pods"));
 	const std::string sandbox = containerd.run_pod(pod);
 	ASSERT_FALSE(sandbox.empty());
+	const std::string hanging = tmp.path("hang.sock").string();
+	const HangingSocket never_answers(hanging);
 	const std::vector<std::pair<std::string, std::vector<std::string>>> modes = {
-	    {"answering", {"--containerd-socket", containerd.socket()}}, {"off", {"--no-container-lookups"}}};
+	    {"answering", {"--containerd-socket", containerd.socket()}},
+	    {"off", {"--no-container-lookups"}},
+	    {"hanging", {"--containerd-socket", hanging}}};
 	std::ostringstream table;
 	table << "mode       runs named median_ms p95_ms max_ms\n";
 	for (const auto &[mode, options] : modes) {
