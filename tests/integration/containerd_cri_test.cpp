@@ -179,6 +179,10 @@ public:
 		std::sort(mounts.rbegin(), mounts.rend());
 		for (const auto &mount_point : mounts)
 			::umount2(mount_point.c_str(), MNT_DETACH);
+		// containerd 1.6's shims put their sockets in /run/containerd/s whatever the
+		// configuration: removed when empty (never a host containerd's own).
+		::rmdir("/run/containerd/s");
+		::rmdir("/run/containerd");
 		// The pods' cgroups runc made (kubepods/besteffort/pod<uid>), when empty.
 		for (const auto &cgroup : cgroups_)
 			for (const auto &mount : cgroup_mounts())
@@ -371,6 +375,9 @@ private:
 		       "      runtime_type = \"io.containerd.runc.v2\"\n"
 		       "      [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n"
 		       "        BinaryName = \"/usr/sbin/runc\"\n"
+		       "        Root = \"" +
+		       d +
+		       "/runc\"\n"
 		       "        SystemdCgroup = false\n"
 		       "  [plugins.\"io.containerd.grpc.v1.cri\".cni]\n"
 		       "    bin_dir = \"" +
