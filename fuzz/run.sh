@@ -5,7 +5,7 @@
 #   fuzz/run.sh [--build-dir DIR] [--only NAME,...] [SECONDS]
 #
 # (default: build/fuzz, every harness, 60 s each). Harnesses: decode_record,
-# cgroup_path, proc_net, alert_format, sample_file, container_json.
+# cgroup_path, proc_net, alert_format, sample_file, container_json, cri_reply.
 #
 # Corpora grow in DIR/corpus/<harness> (seeded from fuzz/corpus/<harness> and
 # tests/fixtures); crashes are written to DIR/artifacts/<harness>/ and make the
@@ -37,7 +37,7 @@ if ! { cmake -S "$here/fuzz" -B "$build" -DCMAKE_CXX_COMPILER=clang++ &&
 	exit 1
 fi
 
-names=(decode_record cgroup_path proc_net alert_format sample_file container_json)
+names=(decode_record cgroup_path proc_net alert_format sample_file container_json cri_reply)
 [[ -n $only ]] && IFS=, read -r -a names <<<"$only"
 status=0
 for name in "${names[@]}"; do

@@ -9,6 +9,8 @@ packages=(
 	libbpf-dev libelf-dev zlib1g-dev
 	libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsystemd-dev
 	libcap-dev libcpp-httplib-dev
+	# container metadata from containerd and CRI-O: the CRI (gRPC) client generated from proto/
+	protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
 	# alerts: which miner an executable is (YARA); the relp sink (acknowledged delivery)
 	libyara-dev librelp-dev
 	# tests and their workloads
@@ -17,6 +19,8 @@ packages=(
 	libssl-dev rsyslog rsyslog-relp systemd libclang-rt-14-dev
 	# container metadata tests: a real Podman (its API socket) with runc, images built locally
 	podman runc conmon tar
+	# ... and a real containerd with its CRI plugin (tests/integration/containerd_cri_test.cpp)
+	containerd
 	# the http sink tests make a test CA
 	openssl
 	# the non-root test: setpriv

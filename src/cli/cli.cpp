@@ -96,8 +96,17 @@ void add_common_options(CLI::App &app, CommonOptions &common, bool &dump_config)
 			"HOST:PORT", "listen address"));
 	const char *containers = "Containers";
 	app.add_flag("--container-lookups,!--no-container-lookups", common.containers.enabled,
-		     "Ask the container runtime (Docker, Podman) for a container's name, image and pod (run, check)")
+		     "Ask the container runtime (containerd, CRI-O, Docker, Podman) for a container's name, image and pod (run, check)")
 		->default_str("true")
+		->group(containers);
+	app.add_option("--containerd-socket", common.containers.containerd,
+		       "containerd's socket, asked through its CRI plugin (empty: never asked)")
+		->type_name("PATH")
+		->capture_default_str()
+		->group(containers);
+	app.add_option("--crio-socket", common.containers.crio, "CRI-O's socket (empty: never asked)")
+		->type_name("PATH")
+		->capture_default_str()
 		->group(containers);
 	app.add_option("--docker-socket", common.containers.docker,
 		       "The Docker Engine API socket (empty: never asked)")

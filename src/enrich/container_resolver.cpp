@@ -71,6 +71,12 @@ std::shared_ptr<const ContainerLookup> ContainerResolver::request(const std::str
 	for (const auto &candidate : runtimes_)
 		if (candidate->name() == runtime_name)
 			runtime = candidate.get();
+	// A pod's container whose cgroup path does not say which runtime made it: the
+	// first runtime that runs pods and whose socket is there (none: not asked).
+	if (runtime_name.empty())
+		for (const auto &candidate : runtimes_)
+			if (!runtime && candidate->runs_pods() && candidate->available())
+				runtime = candidate.get();
 	if (!runtime || id.empty())
 		return nullptr;
 	std::lock_guard lock(mutex_);
@@ -83,7 +89,7 @@ std::shared_ptr<const ContainerLookup> ContainerResolver::request(const std::str
 		recency_.splice(recency_.begin(), recency_, it->second.recency);
 		return it->second.lookup;
 	}
-	auto lookup = std::make_shared<ContainerLookup>(id, runtime_name);
+	auto lookup = std::make_shared<ContainerLookup>(id, runtime->name());
 	if (queue_.size() >= settings_.queue_capacity) {
 		queue_drops_++;
 		lookup->settle(std::nullopt); // not cached: the next process of this container asks again

@@ -37,6 +37,13 @@ DockerApiRuntime::DockerApiRuntime(std::string name, std::string socket_path, Ru
 {
 }
 
+bool DockerApiRuntime::available() const
+{
+	struct stat st {
+	};
+	return ::stat(socket_path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 DockerApiRuntime::Response DockerApiRuntime::get(const std::string &path) const
 {
 	Response response;
@@ -149,6 +156,12 @@ std::vector<std::unique_ptr<ContainerRuntime>> make_runtimes(const RuntimeSocket
 	std::vector<std::unique_ptr<ContainerRuntime>> runtimes;
 	if (!sockets.enabled)
 		return runtimes;
+	// In this order: a pod's container whose cgroup path does not name its
+	// runtime goes to the first runs_pods() one whose socket is there.
+	if (!sockets.containerd.empty())
+		runtimes.push_back(std::make_unique<CriRuntime>("containerd", sockets.containerd, sockets.limits));
+	if (!sockets.crio.empty())
+		runtimes.push_back(std::make_unique<CriRuntime>("cri-o", sockets.crio, sockets.limits));
 	if (!sockets.docker.empty())
 		runtimes.push_back(std::make_unique<DockerApiRuntime>("docker", sockets.docker, sockets.limits));
 	if (!sockets.podman.empty())

@@ -18,8 +18,13 @@ ProcessFacts ProcDirectory::first_seen(std::uint32_t pid, std::uint64_t)
 	ProcessFacts facts{read_process_info(pid, proc_root_), read_start_ticks(pid, proc_root_)};
 	// The container's names are asked for now, off this thread, so that they
 	// are usually known by the time the process is judged.
-	if (const auto &c = facts.info.container; containers_ && c && c->id && c->runtime)
-		facts.info.container_lookup = containers_->request(*c->id, *c->runtime);
+	// A bare id under a pod's cgroup (cgroupfs driver) does not name its runtime:
+	// the resolver asks the one that runs pods here.
+	if (auto &c = facts.info.container; containers_ && c && c->id && (c->runtime || c->pod_uid)) {
+		facts.info.container_lookup = containers_->request(*c->id, c->runtime.value_or(""));
+		if (facts.info.container_lookup && !c->runtime)
+			c->runtime = facts.info.container_lookup->runtime();
+	}
 	return facts;
 }
 

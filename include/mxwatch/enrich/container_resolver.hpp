@@ -89,7 +89,9 @@ public:
 	ContainerResolver &operator=(const ContainerResolver &) = delete;
 
 	// Never blocks. Null when no configured runtime serves `runtime` (the name
-	// the cgroup path gave: "docker", "podman").
+	// the cgroup path gave: "docker", "podman", "containerd", "cri-o"; empty for a
+	// pod's container of a runtime the path does not name: the first runs_pods()
+	// runtime whose socket is there). The lookup's runtime() is the one asked.
 	std::shared_ptr<const ContainerLookup> request(const std::string &id, const std::string &runtime);
 	ResolverStats stats() const;
 

@@ -28,8 +28,14 @@ class ContainerRuntime
 {
 public:
 	virtual ~ContainerRuntime() = default;
-	// The runtime the cgroup path names ("docker", "podman"): which containers it serves.
+	// The runtime the cgroup path names ("docker", "podman", "containerd", "cri-o"):
+	// which containers it serves.
 	virtual const std::string &name() const = 0;
+	// Whether it may run a kubelet's containers: asked about a container whose
+	// cgroup path names a pod but not the runtime (cgroupfs driver: kubepods/.../pod<uid>/<id>).
+	virtual bool runs_pods() const { return false; }
+	// Whether its socket is there now (a stat), to choose among runs_pods() runtimes.
+	virtual bool available() const { return true; }
 	// Where it is asked, for messages ("unix:///run/docker.sock").
 	virtual std::string endpoint() const = 0;
 	// Blocking, bounded by the runtime's limits. Called from the resolver's thread only.
@@ -51,6 +57,8 @@ public:
 	DockerApiRuntime(std::string name, std::string socket_path, RuntimeLimits limits = {});
 	const std::string &name() const override { return name_; }
 	std::string endpoint() const override { return "unix://" + socket_path_; }
+	bool runs_pods() const override { return name_ == "docker"; } // cri-dockerd
+	bool available() const override;
 	RuntimeAnswer inspect(const std::string &container_id) override;
 
 private:
@@ -66,11 +74,38 @@ private:
 	RuntimeLimits limits_;
 };
 
+// The Kubernetes Container Runtime Interface (gRPC, runtime.v1.RuntimeService) over
+// a unix socket: containerd's CRI plugin and CRI-O. Version once per connection
+// (is it a CRI runtime at all), ContainerStatus (verbose: the pod sandbox id), then
+// PodSandboxStatus (the pod's name, namespace and UID). Every call has a deadline
+// (connect_timeout + request_timeout for the whole lookup); answers larger than
+// max_body_bytes are refused. The channel is kept between lookups and dropped after a failure.
+class CriRuntime final : public ContainerRuntime
+{
+public:
+	CriRuntime(std::string name, std::string socket_path, RuntimeLimits limits = {});
+	~CriRuntime() override;
+	const std::string &name() const override { return name_; }
+	std::string endpoint() const override { return "unix://" + socket_path_; }
+	bool runs_pods() const override { return true; }
+	bool available() const override;
+	RuntimeAnswer inspect(const std::string &container_id) override;
+
+private:
+	struct Connection;
+	std::string name_;
+	std::string socket_path_;
+	RuntimeLimits limits_;
+	std::unique_ptr<Connection> connection_;
+};
+
 // Where each runtime's socket is looked for, and whether to ask at all.
 struct RuntimeSockets {
-	bool enabled = true;                            // --container-lookups
-	std::string docker = "/run/docker.sock";        // --docker-socket
-	std::string podman = "/run/podman/podman.sock"; // --podman-socket
+	bool enabled = true;                                        // --container-lookups
+	std::string containerd = "/run/containerd/containerd.sock"; // --containerd-socket (its CRI plugin)
+	std::string crio = "/run/crio/crio.sock";                   // --crio-socket
+	std::string docker = "/run/docker.sock";                    // --docker-socket
+	std::string podman = "/run/podman/podman.sock";             // --podman-socket
 	RuntimeLimits limits;
 };
 
