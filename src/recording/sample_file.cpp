@@ -4,6 +4,7 @@
 #include "mxwatch/util/utf8.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <unistd.h>
 #include <cstring>
@@ -58,6 +59,14 @@ int hex_value(char c)
 	return -1;
 }
 
+// Counts a kernel summary can have: no more changes than samples after a
+// non-default one, no more x87 agreements than non-default samples, ...
+bool consistent(const ModeCounts &c)
+{
+	return c.changed_after_non_default <= c.after_non_default && c.ftz_daz <= c.records &&
+	       c.x87_agrees <= c.non_default() && c.after_non_default <= c.total();
+}
+
 // The fast path: the exact bytes SampleWriter emits for a printable-ASCII comm,
 // parsed without building a JSON document. It declines (returns false) at the
 // first difference; the full parser then decides, so both paths accept and
@@ -66,14 +75,21 @@ class CanonicalLine {
 public:
 	explicit CanonicalLine(std::string_view line) : p_(line.data()), end_(line.data() + line.size()) {}
 
-	bool parse(Sample &s)
+	// A sample line, with its summary (version 2) when it has one.
+	bool parse(Sample &s, std::uint64_t version)
 	{
-		return literal("{\"t\":") && number(s.timestamp_ns) && literal(",\"tgid\":") && number(s.tgid) &&
-		       literal(",\"tid\":") && number(s.tid) && literal(",\"start\":") && number(s.process_start_ns) &&
-		       literal(",\"cgroup\":") && number(s.cgroup_id) && literal(",\"mxcsr\":") && number(s.mxcsr) &&
-		       literal(",\"x87\":") && number(s.x87_cw) && literal(",\"flags\":") && number(s.flags) &&
-		       literal(",\"skipped\":") && number(s.default_skipped) && literal(",\"comm\":\"") &&
-		       plain_string(s.comm) && literal("}") && p_ == end_;
+		if (!(literal("{\"t\":") && number(s.timestamp_ns) && literal(",\"tgid\":") && number(s.tgid) &&
+		      literal(",\"tid\":") && number(s.tid) && literal(",\"start\":") && number(s.process_start_ns) &&
+		      literal(",\"cgroup\":") && number(s.cgroup_id) && literal(",\"mxcsr\":") && number(s.mxcsr) &&
+		      literal(",\"x87\":") && number(s.x87_cw) && literal(",\"flags\":") && number(s.flags) &&
+		      literal(",\"skipped\":") && number(s.default_skipped) && literal(",\"comm\":\"") &&
+		      plain_string(s.comm)))
+			return false;
+		if (end_ - p_ == 1 && *p_ == '}') {
+			s.summary.reset();
+			return true;
+		}
+		return version >= 2 && summary(s.summary.emplace());
 	}
 
 private:
@@ -117,6 +133,31 @@ private:
 		out.assign(start, p_);
 		p_++; // the closing quote
 		return true;
+	}
+
+	// What SampleWriter writes after the comm: ,"summary":{...}} to the end of the line.
+	bool summary(SampleSummary &y)
+	{
+		ModeCounts &c = y.counts;
+		std::array<std::uint32_t, kRoundingModes> modes{};
+		std::uint32_t transitions = 0, after = 0, changed = 0, records = 0, ftz_daz = 0, x87 = 0;
+		if (!(literal(",\"summary\":{\"first\":") && number(y.first_ns) && literal(",\"deferrals\":") &&
+		      number(y.deferrals) && literal(",\"modes\":[") && number(modes[0]) && literal(",") &&
+		      number(modes[1]) && literal(",") && number(modes[2]) && literal(",") && number(modes[3]) &&
+		      literal("],\"transitions\":") && number(transitions) && literal(",\"after_non_default\":") &&
+		      number(after) && literal(",\"changed_after_non_default\":") && number(changed) &&
+		      literal(",\"records\":") && number(records) && literal(",\"ftz_daz\":") && number(ftz_daz) &&
+		      literal(",\"x87_agrees\":") && number(x87) && literal("}}") && p_ == end_))
+			return false;
+		for (int m = 0; m < kRoundingModes; m++)
+			c.by_mode[m] = modes[m];
+		c.transitions = transitions;
+		c.after_non_default = after;
+		c.changed_after_non_default = changed;
+		c.records = records;
+		c.ftz_daz = ftz_daz;
+		c.x87_agrees = x87;
+		return consistent(c); // else the full parser explains why not
 	}
 
 	const char *p_;
@@ -216,14 +257,14 @@ std::optional<std::string> parse_summary(const json &doc, SampleSummary &out)
 			   get_unsigned(doc, "ftz_daz", ftz_daz), get_unsigned(doc, "x87_agrees", x87)})
 		if (error)
 			return fmt::format("in \"summary\": {}", *error);
-	if (changed > after || ftz_daz > records || x87 > c.non_default() || after > c.total())
-		return "field \"summary\" has inconsistent counts";
 	c.transitions = transitions;
 	c.after_non_default = after;
 	c.changed_after_non_default = changed;
 	c.records = records;
 	c.ftz_daz = ftz_daz;
 	c.x87_agrees = x87;
+	if (!consistent(c))
+		return "field \"summary\" has inconsistent counts";
 	return std::nullopt;
 }
 
@@ -409,6 +450,8 @@ std::optional<std::string> parse_footprint(const json &line, std::uint32_t &pid,
 
 bool blank(std::string_view line)
 {
+	if (!line.empty() && line.front() == '{') [[likely]] // every line but a blank one, or a broken one
+		return false;
 	return line.find_first_not_of(" \t\r") == std::string_view::npos;
 }
 
@@ -649,9 +692,9 @@ bool SampleReader::next(Sample &sample)
 		std::string_view line;
 		if (next_line(line) != LineStatus::Line)
 			return false;
-		sample.summary.reset();
-		if (CanonicalLine(line).parse(sample))
+		if (CanonicalLine(line).parse(sample, header_.version)) [[likely]]
 			return true;
+		sample.summary.reset();
 		if (line.starts_with("{\"process\":")) {
 			json doc;
 			RecordedProcess process;

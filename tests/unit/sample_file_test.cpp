@@ -296,6 +296,37 @@ TEST(SampleFile, SummariesRoundTripInVersion2)
 	EXPECT_EQ(*back[0].summary, *summary.summary);
 }
 
+TEST(SampleFile, SummaryLinesReadAlikeInTheWritersShapeAndInAnyOther)
+{
+	// The writer's exact bytes take the fast path; respelled, the full parser: the same sample.
+	std::ostringstream out;
+	SampleWriter writer(out);
+	writer.write_header({});
+	const Sample summary = make_summary();
+	writer.write(summary);
+	std::string text = out.str();
+	auto respelled = nlohmann::json::parse(text.substr(text.find('\n') + 1));
+	respelled["summary"]["unknown"] = true;
+	text += respelled.dump() + "\n"; // keys sorted, "cgroup" first: not the writer's shape
+	std::optional<SampleFileError> error;
+	const auto back = read_all(text, error);
+	ASSERT_FALSE(error) << error->message();
+	ASSERT_EQ(back.size(), 2u);
+	for (const auto &s : back) {
+		expect_same(s, summary);
+		ASSERT_TRUE(s.summary);
+		EXPECT_EQ(*s.summary, *summary.summary);
+		EXPECT_EQ(s.samples(), 905u) << "a summary stands for its counted samples";
+	}
+	EXPECT_EQ(make_sample("raw").samples(), 18u) << "a record, and the 17 default samples folded into it";
+
+	// The writer's own summary line under a version 1 header: refused, as any other spelling is.
+	const std::string line = out.str().substr(out.str().find('\n') + 1);
+	read_all(std::string(kHeader) + "\n" + line, error);
+	ASSERT_TRUE(error);
+	EXPECT_EQ(error->reason, "a \"summary\" line in a version 1 file");
+}
+
 TEST(SampleFile, MalformedSummariesAreRefused)
 {
 	const std::string h = R"({"format":"mxwatch-samples","version":2})" "\n";
