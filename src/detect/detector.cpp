@@ -33,10 +33,8 @@ void add_fields(ModeCounts &c, const std::array<std::uint32_t, WindowedCounts::k
 
 } // namespace
 
-void WindowedCounts::add(std::uint64_t timestamp_ns, std::uint64_t window_ns, const ModeCounts &delta)
+void WindowedCounts::add(std::uint64_t epoch, const ModeCounts &delta)
 {
-	const std::uint64_t bucket_ns = std::max<std::uint64_t>(window_ns / kBuckets, 1);
-	const std::uint64_t epoch = timestamp_ns / bucket_ns + 1;
 	Bucket &bucket = buckets_[epoch % kBuckets];
 	if (bucket.epoch != epoch) {
 		if (bucket.epoch > epoch)
@@ -49,10 +47,8 @@ void WindowedCounts::add(std::uint64_t timestamp_ns, std::uint64_t window_ns, co
 			std::min<std::uint64_t>(bucket.counts[i] + d[i], std::numeric_limits<std::uint32_t>::max()));
 }
 
-ModeCounts WindowedCounts::sum(std::uint64_t now_ns, std::uint64_t window_ns) const
+ModeCounts WindowedCounts::sum(std::uint64_t now_epoch) const
 {
-	const std::uint64_t bucket_ns = std::max<std::uint64_t>(window_ns / kBuckets, 1);
-	const std::uint64_t now_epoch = now_ns / bucket_ns + 1;
 	ModeCounts sum;
 	for (const auto &bucket : buckets_)
 		if (bucket.epoch != 0 && bucket.epoch + kBuckets > now_epoch)
@@ -350,25 +346,27 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 	thread.last_mode = mode;
 
 	const std::uint64_t now = sample.timestamp_ns;
-	thread.window.add(now, config_.window_ns, delta);
-	process.window.add(now, config_.window_ns, delta);
-	process.group->window.add(now, config_.window_ns, delta);
+	const std::uint64_t epoch = WindowedCounts::epoch(now, config_.window_ns);
+	thread.window.add(epoch, delta);
+	process.window.add(epoch, delta);
+	process.group->window.add(epoch, delta);
 	process.group->last_ns = std::max(process.group->last_ns, now);
 	process.total += delta;
 
 	const bool ongoing_due = process.alerted && now - process.last_alert_ns >= config_.ongoing_interval_ns;
 	if (process.alerted && !ongoing_due)
 		return std::nullopt; // decided; nothing to report until the next update is due
-	thread.verdict = (*tests_)(thread.window.sum(now, config_.window_ns));
+	thread.verdict = (*tests_)(thread.window.sum(epoch));
 	return decide(process, thread.verdict, now);
 }
 
 std::optional<Detection> Detector::decide(ProcessEvidence &process, const Verdict &thread_verdict, std::uint64_t now)
 {
 	const Tests &tests = *tests_;
+	const std::uint64_t epoch = WindowedCounts::epoch(now, config_.window_ns);
 	Verdict best = thread_verdict;
 	Scope scope = Scope::Thread;
-	if (Verdict v = tests(process.window.sum(now, config_.window_ns)); outranks(v, best)) {
+	if (Verdict v = tests(process.window.sum(epoch)); outranks(v, best)) {
 		best = v;
 		scope = Scope::Process;
 	}
@@ -376,7 +374,7 @@ std::optional<Detection> Detector::decide(ProcessEvidence &process, const Verdic
 	// respawn every second are each sampled only briefly. It outlives them by
 	// window_ns, so a gap between workers does not reset it.
 	if (process.group->members > 1)
-		if (Verdict v = tests(process.group->window.sum(now, config_.window_ns)); outranks(v, best)) {
+		if (Verdict v = tests(process.group->window.sum(epoch)); outranks(v, best)) {
 			best = v;
 			scope = Scope::Group;
 		}

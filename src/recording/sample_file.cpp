@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <unistd.h>
 #include <cstring>
@@ -93,31 +94,87 @@ public:
 	}
 
 private:
-	template <std::size_t N> bool literal(const char (&text)[N])
+	template <std::size_t N> [[gnu::always_inline]] bool literal(const char (&text)[N])
 	{
 		constexpr std::size_t n = N - 1;
-		if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, text, n) != 0)
+		if (static_cast<std::size_t>(end_ - p_) < n)
 			return false;
+		if constexpr (n >= 8) {
+			// 8 bytes at a time, the last 8 overlapping: no call to memcmp.
+			std::uint64_t differ = 0;
+			for (std::size_t i = 0; i + 8 < n; i += 8)
+				differ |= load8(p_ + i) ^ load8(text + i);
+			if ((differ | (load8(p_ + n - 8) ^ load8(text + n - 8))) != 0)
+				return false;
+		} else if (std::memcmp(p_, text, n) != 0) {
+			return false;
+		}
 		p_ += n;
 		return true;
 	}
 
-	template <typename T> bool number(T &out)
+	template <typename T> [[gnu::always_inline]] bool number(T &out)
 	{
 		// 19 digits never overflow 64 bits: no check per digit. A longer number
 		// (or one too large for T) is declined, and the full parser decides.
 		const char *start = p_;
-		const char *limit = p_ + std::min<std::ptrdiff_t>(end_ - p_, 19);
 		std::uint64_t value = 0;
-		while (p_ != limit && static_cast<unsigned char>(*p_ - '0') < 10)
+		std::size_t digits = 0;
+		if constexpr (std::endian::native == std::endian::little) {
+			// Up to 8 digits per step (SWAR) while 8 bytes of the line remain.
+			while (end_ - p_ >= 8) {
+				const std::uint64_t chunk = load8(p_);
+				const std::size_t k = leading_digits(chunk);
+				if (digits + k > 19)
+					return false;
+				if (k)
+					value = value * kPowersOf10[k] + eight_digits((chunk - 0x3030303030303030) << (64 - 8 * k));
+				digits += k;
+				p_ += k;
+				if (k < 8)
+					break;
+			}
+		}
+		for (; p_ != end_ && static_cast<unsigned char>(*p_ - '0') < 10; digits++) {
+			if (digits == 19)
+				return false;
 			value = value * 10 + static_cast<unsigned>(*p_++ - '0');
-		if (p_ == start || (*start == '0' && p_ - start > 1)) // JSON has no leading zeros
+		}
+		if (digits == 0 || (*start == '0' && digits > 1)) // JSON has no leading zeros
 			return false;
-		if ((p_ != end_ && static_cast<unsigned char>(*p_ - '0') < 10) || value > std::numeric_limits<T>::max())
+		if (value > std::numeric_limits<T>::max())
 			return false;
 		out = static_cast<T>(value);
 		return true;
 	}
+
+	[[gnu::always_inline]] static std::uint64_t load8(const char *p)
+	{
+		std::uint64_t v;
+		std::memcpy(&v, p, 8);
+		return v;
+	}
+
+	// How many of the 8 bytes (in memory order, little-endian) are ASCII digits
+	// before the first that is not one. A byte above 0xF9 carries into the next
+	// one's test, which only ever follows a non-digit: the count is exact.
+	[[gnu::always_inline]] static std::size_t leading_digits(std::uint64_t chunk)
+	{
+		constexpr std::uint64_t kHigh = 0xF0F0F0F0F0F0F0F0, kZeros = 0x3030303030303030;
+		const std::uint64_t other = ((chunk & kHigh) ^ kZeros) | (((chunk + 0x0606060606060606) & kHigh) ^ kZeros);
+		return other ? static_cast<std::size_t>(std::countr_zero(other)) / 8 : 8;
+	}
+
+	// Eight digit values 0-9, the first in the lowest byte: their decimal number.
+	[[gnu::always_inline]] static std::uint64_t eight_digits(std::uint64_t v)
+	{
+		constexpr std::uint64_t kMask = 0x000000FF000000FF;
+		v = v * 10 + (v >> 8); // pairs of digits
+		return (((v & kMask) * 0x000F424000000064) + (((v >> 16) & kMask) * 0x0000271000000001)) >> 32;
+	}
+
+	static constexpr std::array<std::uint64_t, 9> kPowersOf10{1,	  10,	   100,	     1000,     10000,
+								  100000, 1000000, 10000000, 100000000};
 
 	bool plain_string(std::string &out)
 	{
@@ -694,37 +751,50 @@ bool SampleReader::next(Sample &sample)
 			return false;
 		if (CanonicalLine(line).parse(sample, header_.version)) [[likely]]
 			return true;
-		sample.summary.reset();
-		if (line.starts_with("{\"process\":")) {
-			json doc;
-			RecordedProcess process;
-			if (auto error = parse_object(line, doc))
-				return fail(std::move(*error));
-			if (auto error = parse_process(doc, process))
-				return fail(std::move(*error));
-			if (on_process_)
-				on_process_(process.pid, process.start_ns, std::move(process.info));
-			continue;
+		switch (parse_other(line, sample)) {
+		case OtherLine::Sample:
+			return true;
+		case OtherLine::Failed:
+			return false;
+		case OtherLine::Skipped:
+			break;
 		}
-		if (line.starts_with("{\"footprint\":")) {
-			json doc;
-			std::uint32_t pid = 0;
-			std::uint64_t start_ns = 0, t_ns = 0;
-			Footprint footprint;
-			if (header_.version < 2)
-				return fail("a \"footprint\" line in a version 1 file");
-			if (auto error = parse_object(line, doc))
-				return fail(std::move(*error));
-			if (auto error = parse_footprint(doc, pid, start_ns, t_ns, footprint))
-				return fail(std::move(*error));
-			if (on_footprint_)
-				on_footprint_(pid, start_ns, t_ns, std::move(footprint));
-			continue;
-		}
-		if (auto error = parse_sample(line, sample, header_.version))
-			return fail(std::move(*error));
-		return true;
 	}
+}
+
+// Out of line: its JSON documents would make every call of next() set up their room.
+[[gnu::noinline]] SampleReader::OtherLine SampleReader::parse_other(std::string_view line, Sample &sample)
+{
+	sample.summary.reset();
+	if (line.starts_with("{\"process\":")) {
+		json doc;
+		RecordedProcess process;
+		if (auto error = parse_object(line, doc))
+			return fail(std::move(*error)), OtherLine::Failed;
+		if (auto error = parse_process(doc, process))
+			return fail(std::move(*error)), OtherLine::Failed;
+		if (on_process_)
+			on_process_(process.pid, process.start_ns, std::move(process.info));
+		return OtherLine::Skipped;
+	}
+	if (line.starts_with("{\"footprint\":")) {
+		json doc;
+		std::uint32_t pid = 0;
+		std::uint64_t start_ns = 0, t_ns = 0;
+		Footprint footprint;
+		if (header_.version < 2)
+			return fail("a \"footprint\" line in a version 1 file"), OtherLine::Failed;
+		if (auto error = parse_object(line, doc))
+			return fail(std::move(*error)), OtherLine::Failed;
+		if (auto error = parse_footprint(doc, pid, start_ns, t_ns, footprint))
+			return fail(std::move(*error)), OtherLine::Failed;
+		if (on_footprint_)
+			on_footprint_(pid, start_ns, t_ns, std::move(footprint));
+		return OtherLine::Skipped;
+	}
+	if (auto error = parse_sample(line, sample, header_.version))
+		return fail(std::move(*error)), OtherLine::Failed;
+	return OtherLine::Sample;
 }
 
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text)

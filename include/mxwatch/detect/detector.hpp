@@ -30,6 +30,7 @@
 #include "mxwatch/detect/footprint.hpp"
 #include "mxwatch/detect/sample.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -79,8 +80,20 @@ public:
 	// what bounds memory under process churn.
 	static constexpr std::size_t kFields = kRoundingModes + 6;
 
-	void add(std::uint64_t timestamp_ns, std::uint64_t window_ns, const ModeCounts &delta);
-	ModeCounts sum(std::uint64_t now_ns, std::uint64_t window_ns) const;
+	void add(std::uint64_t timestamp_ns, std::uint64_t window_ns, const ModeCounts &delta)
+	{
+		add(epoch(timestamp_ns, window_ns), delta);
+	}
+	ModeCounts sum(std::uint64_t now_ns, std::uint64_t window_ns) const { return sum(epoch(now_ns, window_ns)); }
+
+	// The bucket a time falls in: computed once per sample (a 64-bit division)
+	// for the thread's, the process's and the group's windows alike.
+	static std::uint64_t epoch(std::uint64_t timestamp_ns, std::uint64_t window_ns)
+	{
+		return timestamp_ns / std::max<std::uint64_t>(window_ns / kBuckets, 1) + 1; // 0: unused
+	}
+	void add(std::uint64_t epoch, const ModeCounts &delta);
+	ModeCounts sum(std::uint64_t now_epoch) const;
 
 private:
 	struct Bucket {
