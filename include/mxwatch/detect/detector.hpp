@@ -284,6 +284,11 @@ private:
 	// not a scan: a flood of short-lived processes must cost O(1) each.
 	std::array<std::list<ProcessKey>, 2> recency_;
 	std::function<void(const ProcessKey &)> on_forget_;
+	// The process and thread of the latest sample (map nodes do not move; threads
+	// are erased only with their process): a thread's samples come in runs.
+	ProcessEvidence *last_process_ = nullptr;
+	ThreadEvidence *last_thread_ = nullptr; // of last_process_
+	std::uint32_t last_tid_ = 0;
 };
 
 } // namespace mxwatch
