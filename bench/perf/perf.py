@@ -148,6 +148,71 @@ def rss_bytes(pid):
     return int(m.group(1)) * 1024 if m else 0
 
 
+class ReplayFile:
+    def __init__(self):
+        self.records = self.samples = self.summaries = self.recorded = self.copies = self.other = 0
+
+
+def record_samples(record):
+    """How many samples one sample line stands for: a kernel summary its counted
+    samples, a single record itself and the default-mode samples folded into it."""
+    summary = record.get("summary")
+    if summary is not None:
+        return sum(summary["modes"])
+    return 1 + record["skipped"]
+
+
+def make_replay_file(rec, big, target_records):
+    """Re-timed copies of the recording RECORDING until it holds TARGET_RECORDS
+    sample lines: copy k runs after copy k-1, the same processes going on, like a
+    long recording. Process lines are written once (the processes are the same),
+    footprint lines re-timed with the samples."""
+    with open(rec) as f:
+        header = f.readline()
+        lines = [json.loads(line) for line in f if line.strip()]
+    samples = [x for x in lines if "t" in x]
+    if not samples:
+        raise RuntimeError(f"the recording {rec} has no samples")
+    out = ReplayFile()
+    out.recorded = len(samples)
+    span = samples[-1]["t"] - samples[0]["t"] + 1_000_000_000
+    with open(big, "w") as w:
+        w.write(header)
+        while out.records < target_records:
+            shift = out.copies * span
+            for x in lines:
+                c = dict(x)
+                if "t" in c:
+                    c["t"] += shift
+                    if "summary" in c:
+                        c["summary"] = dict(c["summary"], first=c["summary"]["first"] + shift)
+                        out.summaries += 1
+                    out.records += 1
+                    out.samples += record_samples(c)
+                elif "footprint" in c:
+                    c["footprint"] = dict(c["footprint"], t=c["footprint"]["t"] + shift)
+                    out.other += 1
+                elif out.copies == 0:
+                    out.other += 1
+                else:
+                    continue
+                w.write(json.dumps(c, separators=(",", ":")) + "\n")
+            out.copies += 1
+    return out
+
+
+def parse_replay_line(stderr):
+    """(records, samples, seconds) from replay's "replayed N records (M samples) ... in S s"
+    (or an older mxwatch's "replayed N samples ... in S s", which counted records)."""
+    m = re.search(r"replayed (\d+) records \((\d+) samples\) .* in ([\d.]+) s", stderr)
+    if m:
+        return int(m.group(1)), int(m.group(2)), float(m.group(3))
+    m = re.search(r"replayed (\d+) samples .* in ([\d.]+) s", stderr)
+    if not m:
+        raise RuntimeError(f"replay failed: {stderr[-500:]}")
+    return int(m.group(1)), None, float(m.group(2))
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -386,7 +451,8 @@ class Bench:
                  settled <= 32 * MIB)
 
     # --- 6. replay throughput ---------------------------------------------
-    def replay(self):
+    def record_for_replay(self):
+        """A real recording (the daemon's defaults: kernel summaries, process lines)."""
         rec = os.path.join(self.work, "recorded.jsonl")
         recorder = Attached("mxwatch record", [self.mxwatch, "record", "-o", rec, "--duration",
                                                str(self.args.record_seconds)], ready_text="attached")
@@ -395,44 +461,51 @@ class Bench:
         subprocess.run([self.load, "pingpong", "20000"], check=True)
         miner.wait()
         recorder.proc.wait()
-        with open(rec) as f:
-            header, samples = f.readline(), [json.loads(line) for line in f if line.strip()]
-        if not samples:
-            raise RuntimeError("the recording for the replay has no samples")
-        # Re-timed copies of the recording until it is big enough: copy k runs
-        # after copy k-1, the same processes going on, like a long recording.
-        span = samples[-1]["t"] - samples[0]["t"] + 1_000_000_000
+        return rec
+
+    def replay(self):
+        rec = self.args.replay_file or self.record_for_replay()
         big = os.path.join(self.work, "replay.jsonl")
-        n = 0
-        with open(big, "w") as out:
-            out.write(header)
-            k = 0
-            while n < self.args.replay_samples:
-                for s in samples:
-                    c = dict(s)
-                    c["t"] = s["t"] + k * span
-                    out.write(json.dumps(c, separators=(",", ":")) + "\n")
-                    n += 1
-                k += 1
-        rates = []
+        f = make_replay_file(rec, big, self.args.replay_samples)
+        binaries = [("mxwatch", self.mxwatch)] + [tuple(spec.split("=", 1)) for spec in self.args.replay_against]
+        records_s = {label: [] for label, _ in binaries}
+        samples_s = {label: [] for label, _ in binaries}
         for r in range(self.args.rounds):
-            res = subprocess.run([self.mxwatch, "replay", big], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                 text=True)
-            m = re.search(r"replayed (\d+) samples .* in ([\d.]+) s", res.stderr)
-            if not m:
-                raise RuntimeError(f"replay failed: {res.stderr[-500:]}")
-            rates.append(int(m.group(1)) / float(m.group(2)))
-            log(f"  replay round {r + 1}: {int(m.group(1))} records in {m.group(2)} s")
+            order = binaries if r % 2 == 0 else binaries[::-1]
+            for label, binary in order:
+                res = subprocess.run([binary, "replay", big], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+                records, samples, seconds = parse_replay_line(res.stderr)
+                if records != f.records or samples not in (None, f.samples):
+                    raise RuntimeError(f"{label} replayed {records} records ({samples} samples) of {f.records} "
+                                       f"({f.samples}): {res.stderr[-300:]}")
+                records_s[label].append(records / seconds)
+                samples_s[label].append(f.samples / seconds)
+                log(f"  replay round {r + 1}/{self.args.rounds}: {label}: {records} records ({f.samples} samples) "
+                    f"in {seconds:.3f} s: {records / seconds / 1e6:.2f} M records/s")
         res = subprocess.run([self.detector_replay, big, str(self.args.rounds)], check=True, capture_output=True,
                              text=True)
-        d_samples, d_alerts, d_seconds = res.stdout.split()
-        d_rate = int(d_samples) / float(d_seconds)
-        self.info.append(f"replay file: {n} records ({len(samples)} recorded, copied {k}x), "
-                         f"{os.path.getsize(big) / MIB:.0f} MiB")
-        self.row("detector replay (records/s, samples in memory)", f"{d_rate / 1e6:.2f} M/s", ">= 5 M/s",
+        d_records, d_alerts, d_seconds = res.stdout.split()
+        d_rate = int(d_records) / float(d_seconds)
+        self.info.append(f"replay file: {f.records} records standing for {f.samples} samples "
+                         f"({f.summaries} kernel summaries, {f.records - f.summaries} single records; "
+                         f"{f.recorded} records recorded, copied {f.copies}x; {f.other} process and footprint "
+                         f"lines), {os.path.getsize(big) / MIB:.0f} MiB")
+        for label, _ in binaries:
+            self.info.append(f"replay records/s, median of {self.args.rounds}: {label}: "
+                             f"{median(records_s[label]) / 1e6:.2f} M/s (runs: "
+                             + ", ".join(f"{x / 1e6:.2f}" for x in records_s[label]) + ")")
+        self.row("detector replay (records/s, records in memory)", f"{d_rate / 1e6:.2f} M/s", ">= 5 M/s",
                  d_rate >= 5e6)
-        self.row("`mxwatch replay` (records/s, JSON parsing included)", f"{median(rates) / 1e6:.2f} M/s",
-                 ">= 5 M/s", median(rates) >= 5e6)
+        # The goal is on records (lines): a kernel summary stands for many samples, so
+        # samples/s grows with the summaries' size, not with replay's speed.
+        rate = median(records_s["mxwatch"])
+        self.row("`mxwatch replay` (records/s, parsing included)", f"{rate / 1e6:.2f} M/s", ">= 5 M/s",
+                 rate >= 5e6)
+        self.row("`mxwatch replay` (samples/s: what the records stand for)",
+                 f"{median(samples_s['mxwatch']) / 1e6:.1f} M/s")
+        for label, _ in binaries[1:]:
+            self.row(f"`replay` records/s: {label}", f"{median(records_s[label]) / 1e6:.2f} M/s")
 
     def run(self):
         self.stats_before = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
@@ -483,6 +556,10 @@ def main():
                    help="ops per `perf bench sched pipe` run (default 200000; more averages out a noisy host)")
     p.add_argument("--only", action="append", default=[],
                    help="run only steps starting with this word: bpf, context-switch, daemon, rss, replay")
+    p.add_argument("--replay-file", metavar="RECORDING",
+                   help="replay step: enlarge this recording instead of recording one (needs no BPF)")
+    p.add_argument("--replay-against", action="append", default=[], metavar="LABEL=MXWATCH",
+                   help="replay step: also time this mxwatch binary, rounds alternating (e.g. a build of main)")
     p.add_argument("--bpf-object", action="append", default=[], metavar="LABEL=OBJECT:PROGRAM",
                    help="also measure this BPF program's cost per hit (e.g. another build of mxwatch)")
     args = p.parse_args()

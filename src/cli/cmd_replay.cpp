@@ -76,7 +76,9 @@ int run_replay(const CommonOptions &common, const ReplayOptions &options)
 	std::uint64_t alerts = 0;
 	for (const auto n : pipeline.counts().detections)
 		alerts += n;
-	spdlog::info("replayed {} samples from {} in {:.3f} s: {} alert{}", source->samples_read(),
+	// Records are the file's sample lines; a kernel summary stands for many samples.
+	spdlog::info("replayed {} records ({} samples) from {} in {:.3f} s: {} alert{}", source->records_read(),
+		     source->samples_read(),
 		     from_stdin ? "stdin" : terminal_safe(options.file), seconds, alerts, alerts == 1 ? "" : "s");
 	return alerts ? kExitMinerFound : kExitClean;
 }

@@ -19,24 +19,10 @@ std::array<std::uint64_t, WindowedCounts::kFields> fields_of(const ModeCounts &c
 		c.after_non_default, c.changed_after_non_default, c.records, c.ftz_daz, c.x87_agrees};
 }
 
-void add_fields(ModeCounts &c, const std::array<std::uint32_t, WindowedCounts::kFields> &f)
-{
-	for (int m = 0; m < kRoundingModes; m++)
-		c.by_mode[m] += f[m];
-	c.transitions += f[4];
-	c.after_non_default += f[5];
-	c.changed_after_non_default += f[6];
-	c.records += f[7];
-	c.ftz_daz += f[8];
-	c.x87_agrees += f[9];
-}
-
 } // namespace
 
-void WindowedCounts::add(std::uint64_t timestamp_ns, std::uint64_t window_ns, const ModeCounts &delta)
+void WindowedCounts::add(std::uint64_t epoch, const ModeCounts &delta)
 {
-	const std::uint64_t bucket_ns = std::max<std::uint64_t>(window_ns / kBuckets, 1);
-	const std::uint64_t epoch = timestamp_ns / bucket_ns + 1;
 	Bucket &bucket = buckets_[epoch % kBuckets];
 	if (bucket.epoch != epoch) {
 		if (bucket.epoch > epoch)
@@ -49,14 +35,24 @@ void WindowedCounts::add(std::uint64_t timestamp_ns, std::uint64_t window_ns, co
 			std::min<std::uint64_t>(bucket.counts[i] + d[i], std::numeric_limits<std::uint32_t>::max()));
 }
 
-ModeCounts WindowedCounts::sum(std::uint64_t now_ns, std::uint64_t window_ns) const
+ModeCounts WindowedCounts::sum(std::uint64_t now_epoch) const
 {
-	const std::uint64_t bucket_ns = std::max<std::uint64_t>(window_ns / kBuckets, 1);
-	const std::uint64_t now_epoch = now_ns / bucket_ns + 1;
-	ModeCounts sum;
+	// Field by field over the live buckets, then into ModeCounts once: a loop the
+	// compiler keeps in registers (this runs up to three times per sample).
+	std::array<std::uint64_t, kFields> f{};
 	for (const auto &bucket : buckets_)
 		if (bucket.epoch != 0 && bucket.epoch + kBuckets > now_epoch)
-			add_fields(sum, bucket.counts);
+			for (std::size_t i = 0; i < kFields; i++)
+				f[i] += bucket.counts[i];
+	ModeCounts sum;
+	for (int m = 0; m < kRoundingModes; m++)
+		sum.by_mode[m] = f[m];
+	sum.transitions = f[4];
+	sum.after_non_default = f[5];
+	sum.changed_after_non_default = f[6];
+	sum.records = f[7];
+	sum.ftz_daz = f[8];
+	sum.x87_agrees = f[9];
 	return sum;
 }
 
@@ -267,8 +263,11 @@ void Detector::reconfigure(const DetectorConfig &config)
 ProcessEvidence &Detector::process_for(const Sample &sample, const std::string &group)
 {
 	const ProcessKey key{sample.tgid, sample.process_start_ns};
+	if (last_process_ && last_process_->key == key)
+		return *last_process_;
+	last_thread_ = nullptr;
 	if (auto it = processes_.find(key); it != processes_.end())
-		return it->second;
+		return *(last_process_ = &it->second);
 	if (processes_.size() >= config_.max_processes)
 		evict_one();
 	ProcessEvidence &process = processes_[key];
@@ -294,6 +293,7 @@ ProcessEvidence &Detector::process_for(const Sample &sample, const std::string &
 	g->second.processes++;
 	g->second.members++;
 	process.group = &g->second;
+	last_process_ = &process;
 	return process;
 }
 
@@ -335,7 +335,11 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 		process.comm = sample.comm; // the main thread's name names the process
 	process.last_ns = std::max(process.last_ns, sample.timestamp_ns);
 	touch(process);
-	ThreadEvidence &thread = process.threads[sample.tid];
+	if (!last_thread_ || last_tid_ != sample.tid) {
+		last_thread_ = &process.threads[sample.tid];
+		last_tid_ = sample.tid;
+	}
+	ThreadEvidence &thread = *last_thread_;
 
 	const RoundingMode mode = sample.mode();
 	ModeCounts delta;
@@ -350,25 +354,27 @@ std::optional<Detection> Detector::observe(const Sample &sample, const std::stri
 	thread.last_mode = mode;
 
 	const std::uint64_t now = sample.timestamp_ns;
-	thread.window.add(now, config_.window_ns, delta);
-	process.window.add(now, config_.window_ns, delta);
-	process.group->window.add(now, config_.window_ns, delta);
+	const std::uint64_t epoch = WindowedCounts::epoch(now, config_.window_ns);
+	thread.window.add(epoch, delta);
+	process.window.add(epoch, delta);
+	process.group->window.add(epoch, delta);
 	process.group->last_ns = std::max(process.group->last_ns, now);
 	process.total += delta;
 
 	const bool ongoing_due = process.alerted && now - process.last_alert_ns >= config_.ongoing_interval_ns;
 	if (process.alerted && !ongoing_due)
 		return std::nullopt; // decided; nothing to report until the next update is due
-	thread.verdict = (*tests_)(thread.window.sum(now, config_.window_ns));
+	thread.verdict = (*tests_)(thread.window.sum(epoch));
 	return decide(process, thread.verdict, now);
 }
 
 std::optional<Detection> Detector::decide(ProcessEvidence &process, const Verdict &thread_verdict, std::uint64_t now)
 {
 	const Tests &tests = *tests_;
+	const std::uint64_t epoch = WindowedCounts::epoch(now, config_.window_ns);
 	Verdict best = thread_verdict;
 	Scope scope = Scope::Thread;
-	if (Verdict v = tests(process.window.sum(now, config_.window_ns)); outranks(v, best)) {
+	if (Verdict v = tests(process.window.sum(epoch)); outranks(v, best)) {
 		best = v;
 		scope = Scope::Process;
 	}
@@ -376,7 +382,7 @@ std::optional<Detection> Detector::decide(ProcessEvidence &process, const Verdic
 	// respawn every second are each sampled only briefly. It outlives them by
 	// window_ns, so a gap between workers does not reset it.
 	if (process.group->members > 1)
-		if (Verdict v = tests(process.group->window.sum(now, config_.window_ns)); outranks(v, best)) {
+		if (Verdict v = tests(process.group->window.sum(epoch)); outranks(v, best)) {
 			best = v;
 			scope = Scope::Group;
 		}
@@ -505,6 +511,10 @@ void Detector::forget(std::unordered_map<ProcessKey, ProcessEvidence, ProcessKey
 	awaiting_.erase(it->first);
 	GroupEvidence *group = it->second.group;
 	recency_[it->second.alerted].erase(it->second.recency);
+	if (last_process_ == &it->second) {
+		last_process_ = nullptr;
+		last_thread_ = nullptr;
+	}
 	processes_.erase(it);
 	if (group && --group->processes == 0) // its evidence stays until its window has passed
 		group->idle = idle_groups_.insert(idle_groups_.end(), group->label);

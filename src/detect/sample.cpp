@@ -13,14 +13,6 @@ std::string_view to_string(RoundingMode mode)
 	return index < kNames.size() ? kNames[index] : "invalid";
 }
 
-std::uint64_t ModeCounts::total() const
-{
-	std::uint64_t sum = 0;
-	for (auto n : by_mode)
-		sum += n;
-	return sum;
-}
-
 double ModeCounts::share(RoundingMode mode) const
 {
 	const auto n = total();

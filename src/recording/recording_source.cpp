@@ -39,8 +39,9 @@ bool RecordingSource::poll(std::chrono::milliseconds, const Handler &handler)
 	for (int i = 0; i < kBatch; i++) {
 		if (!reader_.next(sample))
 			return false;
-		if (samples_++ == 0)
+		if (records_++ == 0)
 			first_ns_ = sample.timestamp_ns;
+		samples_ += sample.samples();
 		now_ns_ = std::max(now_ns_, sample.timestamp_ns);
 		handler(sample);
 	}

@@ -4,6 +4,8 @@
 #include "mxwatch/util/utf8.hpp"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cerrno>
 #include <unistd.h>
 #include <cstring>
@@ -58,6 +60,14 @@ int hex_value(char c)
 	return -1;
 }
 
+// Counts a kernel summary can have: no more changes than samples after a
+// non-default one, no more x87 agreements than non-default samples, ...
+bool consistent(const ModeCounts &c)
+{
+	return c.changed_after_non_default <= c.after_non_default && c.ftz_daz <= c.records &&
+	       c.x87_agrees <= c.non_default() && c.after_non_default <= c.total();
+}
+
 // The fast path: the exact bytes SampleWriter emits for a printable-ASCII comm,
 // parsed without building a JSON document. It declines (returns false) at the
 // first difference; the full parser then decides, so both paths accept and
@@ -66,42 +76,105 @@ class CanonicalLine {
 public:
 	explicit CanonicalLine(std::string_view line) : p_(line.data()), end_(line.data() + line.size()) {}
 
-	bool parse(Sample &s)
+	// A sample line, with its summary (version 2) when it has one.
+	bool parse(Sample &s, std::uint64_t version)
 	{
-		return literal("{\"t\":") && number(s.timestamp_ns) && literal(",\"tgid\":") && number(s.tgid) &&
-		       literal(",\"tid\":") && number(s.tid) && literal(",\"start\":") && number(s.process_start_ns) &&
-		       literal(",\"cgroup\":") && number(s.cgroup_id) && literal(",\"mxcsr\":") && number(s.mxcsr) &&
-		       literal(",\"x87\":") && number(s.x87_cw) && literal(",\"flags\":") && number(s.flags) &&
-		       literal(",\"skipped\":") && number(s.default_skipped) && literal(",\"comm\":\"") &&
-		       plain_string(s.comm) && literal("}") && p_ == end_;
+		if (!(literal("{\"t\":") && number(s.timestamp_ns) && literal(",\"tgid\":") && number(s.tgid) &&
+		      literal(",\"tid\":") && number(s.tid) && literal(",\"start\":") && number(s.process_start_ns) &&
+		      literal(",\"cgroup\":") && number(s.cgroup_id) && literal(",\"mxcsr\":") && number(s.mxcsr) &&
+		      literal(",\"x87\":") && number(s.x87_cw) && literal(",\"flags\":") && number(s.flags) &&
+		      literal(",\"skipped\":") && number(s.default_skipped) && literal(",\"comm\":\"") &&
+		      plain_string(s.comm)))
+			return false;
+		if (end_ - p_ == 1 && *p_ == '}') {
+			s.summary.reset();
+			return true;
+		}
+		return version >= 2 && summary(s.summary.emplace());
 	}
 
 private:
-	template <std::size_t N> bool literal(const char (&text)[N])
+	template <std::size_t N> [[gnu::always_inline]] bool literal(const char (&text)[N])
 	{
 		constexpr std::size_t n = N - 1;
-		if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, text, n) != 0)
+		if (static_cast<std::size_t>(end_ - p_) < n)
 			return false;
+		if constexpr (n >= 8) {
+			// 8 bytes at a time, the last 8 overlapping: no call to memcmp.
+			std::uint64_t differ = 0;
+			for (std::size_t i = 0; i + 8 < n; i += 8)
+				differ |= load8(p_ + i) ^ load8(text + i);
+			if ((differ | (load8(p_ + n - 8) ^ load8(text + n - 8))) != 0)
+				return false;
+		} else if (std::memcmp(p_, text, n) != 0) {
+			return false;
+		}
 		p_ += n;
 		return true;
 	}
 
-	template <typename T> bool number(T &out)
+	template <typename T> [[gnu::always_inline]] bool number(T &out)
 	{
 		// 19 digits never overflow 64 bits: no check per digit. A longer number
 		// (or one too large for T) is declined, and the full parser decides.
 		const char *start = p_;
-		const char *limit = p_ + std::min<std::ptrdiff_t>(end_ - p_, 19);
 		std::uint64_t value = 0;
-		while (p_ != limit && static_cast<unsigned char>(*p_ - '0') < 10)
+		std::size_t digits = 0;
+		if constexpr (std::endian::native == std::endian::little) {
+			// Up to 8 digits per step (SWAR) while 8 bytes of the line remain.
+			while (end_ - p_ >= 8) {
+				const std::uint64_t chunk = load8(p_);
+				const std::size_t k = leading_digits(chunk);
+				if (digits + k > 19)
+					return false;
+				if (k)
+					value = value * kPowersOf10[k] + eight_digits((chunk - 0x3030303030303030) << (64 - 8 * k));
+				digits += k;
+				p_ += k;
+				if (k < 8)
+					break;
+			}
+		}
+		for (; p_ != end_ && static_cast<unsigned char>(*p_ - '0') < 10; digits++) {
+			if (digits == 19)
+				return false;
 			value = value * 10 + static_cast<unsigned>(*p_++ - '0');
-		if (p_ == start || (*start == '0' && p_ - start > 1)) // JSON has no leading zeros
+		}
+		if (digits == 0 || (*start == '0' && digits > 1)) // JSON has no leading zeros
 			return false;
-		if ((p_ != end_ && static_cast<unsigned char>(*p_ - '0') < 10) || value > std::numeric_limits<T>::max())
+		if (value > std::numeric_limits<T>::max())
 			return false;
 		out = static_cast<T>(value);
 		return true;
 	}
+
+	[[gnu::always_inline]] static std::uint64_t load8(const char *p)
+	{
+		std::uint64_t v;
+		std::memcpy(&v, p, 8);
+		return v;
+	}
+
+	// How many of the 8 bytes (in memory order, little-endian) are ASCII digits
+	// before the first that is not one. A byte above 0xF9 carries into the next
+	// one's test, which only ever follows a non-digit: the count is exact.
+	[[gnu::always_inline]] static std::size_t leading_digits(std::uint64_t chunk)
+	{
+		constexpr std::uint64_t kHigh = 0xF0F0F0F0F0F0F0F0, kZeros = 0x3030303030303030;
+		const std::uint64_t other = ((chunk & kHigh) ^ kZeros) | (((chunk + 0x0606060606060606) & kHigh) ^ kZeros);
+		return other ? static_cast<std::size_t>(std::countr_zero(other)) / 8 : 8;
+	}
+
+	// Eight digit values 0-9, the first in the lowest byte: their decimal number.
+	[[gnu::always_inline]] static std::uint64_t eight_digits(std::uint64_t v)
+	{
+		constexpr std::uint64_t kMask = 0x000000FF000000FF;
+		v = v * 10 + (v >> 8); // pairs of digits
+		return (((v & kMask) * 0x000F424000000064) + (((v >> 16) & kMask) * 0x0000271000000001)) >> 32;
+	}
+
+	static constexpr std::array<std::uint64_t, 9> kPowersOf10{1,	  10,	   100,	     1000,     10000,
+								  100000, 1000000, 10000000, 100000000};
 
 	bool plain_string(std::string &out)
 	{
@@ -117,6 +190,31 @@ private:
 		out.assign(start, p_);
 		p_++; // the closing quote
 		return true;
+	}
+
+	// What SampleWriter writes after the comm: ,"summary":{...}} to the end of the line.
+	bool summary(SampleSummary &y)
+	{
+		ModeCounts &c = y.counts;
+		std::array<std::uint32_t, kRoundingModes> modes{};
+		std::uint32_t transitions = 0, after = 0, changed = 0, records = 0, ftz_daz = 0, x87 = 0;
+		if (!(literal(",\"summary\":{\"first\":") && number(y.first_ns) && literal(",\"deferrals\":") &&
+		      number(y.deferrals) && literal(",\"modes\":[") && number(modes[0]) && literal(",") &&
+		      number(modes[1]) && literal(",") && number(modes[2]) && literal(",") && number(modes[3]) &&
+		      literal("],\"transitions\":") && number(transitions) && literal(",\"after_non_default\":") &&
+		      number(after) && literal(",\"changed_after_non_default\":") && number(changed) &&
+		      literal(",\"records\":") && number(records) && literal(",\"ftz_daz\":") && number(ftz_daz) &&
+		      literal(",\"x87_agrees\":") && number(x87) && literal("}}") && p_ == end_))
+			return false;
+		for (int m = 0; m < kRoundingModes; m++)
+			c.by_mode[m] = modes[m];
+		c.transitions = transitions;
+		c.after_non_default = after;
+		c.changed_after_non_default = changed;
+		c.records = records;
+		c.ftz_daz = ftz_daz;
+		c.x87_agrees = x87;
+		return consistent(c); // else the full parser explains why not
 	}
 
 	const char *p_;
@@ -216,14 +314,14 @@ std::optional<std::string> parse_summary(const json &doc, SampleSummary &out)
 			   get_unsigned(doc, "ftz_daz", ftz_daz), get_unsigned(doc, "x87_agrees", x87)})
 		if (error)
 			return fmt::format("in \"summary\": {}", *error);
-	if (changed > after || ftz_daz > records || x87 > c.non_default() || after > c.total())
-		return "field \"summary\" has inconsistent counts";
 	c.transitions = transitions;
 	c.after_non_default = after;
 	c.changed_after_non_default = changed;
 	c.records = records;
 	c.ftz_daz = ftz_daz;
 	c.x87_agrees = x87;
+	if (!consistent(c))
+		return "field \"summary\" has inconsistent counts";
 	return std::nullopt;
 }
 
@@ -412,6 +510,8 @@ std::optional<std::string> parse_footprint(const json &line, std::uint32_t &pid,
 
 bool blank(std::string_view line)
 {
+	if (!line.empty() && line.front() == '{') [[likely]] // every line but a blank one, or a broken one
+		return false;
 	return line.find_first_not_of(" \t\r") == std::string_view::npos;
 }
 
@@ -652,39 +752,52 @@ bool SampleReader::next(Sample &sample)
 		std::string_view line;
 		if (next_line(line) != LineStatus::Line)
 			return false;
-		sample.summary.reset();
-		if (CanonicalLine(line).parse(sample))
+		if (CanonicalLine(line).parse(sample, header_.version)) [[likely]]
 			return true;
-		if (line.starts_with("{\"process\":")) {
-			json doc;
-			RecordedProcess process;
-			if (auto error = parse_object(line, doc))
-				return fail(std::move(*error));
-			if (auto error = parse_process(doc, process))
-				return fail(std::move(*error));
-			if (on_process_)
-				on_process_(process.pid, process.start_ns, std::move(process.info));
-			continue;
+		switch (parse_other(line, sample)) {
+		case OtherLine::Sample:
+			return true;
+		case OtherLine::Failed:
+			return false;
+		case OtherLine::Skipped:
+			break;
 		}
-		if (line.starts_with("{\"footprint\":")) {
-			json doc;
-			std::uint32_t pid = 0;
-			std::uint64_t start_ns = 0, t_ns = 0;
-			Footprint footprint;
-			if (header_.version < 2)
-				return fail("a \"footprint\" line in a version 1 file");
-			if (auto error = parse_object(line, doc))
-				return fail(std::move(*error));
-			if (auto error = parse_footprint(doc, pid, start_ns, t_ns, footprint))
-				return fail(std::move(*error));
-			if (on_footprint_)
-				on_footprint_(pid, start_ns, t_ns, std::move(footprint));
-			continue;
-		}
-		if (auto error = parse_sample(line, sample, header_.version))
-			return fail(std::move(*error));
-		return true;
 	}
+}
+
+// Out of line: its JSON documents would make every call of next() set up their room.
+[[gnu::noinline]] SampleReader::OtherLine SampleReader::parse_other(std::string_view line, Sample &sample)
+{
+	sample.summary.reset();
+	if (line.starts_with("{\"process\":")) {
+		json doc;
+		RecordedProcess process;
+		if (auto error = parse_object(line, doc))
+			return fail(std::move(*error)), OtherLine::Failed;
+		if (auto error = parse_process(doc, process))
+			return fail(std::move(*error)), OtherLine::Failed;
+		if (on_process_)
+			on_process_(process.pid, process.start_ns, std::move(process.info));
+		return OtherLine::Skipped;
+	}
+	if (line.starts_with("{\"footprint\":")) {
+		json doc;
+		std::uint32_t pid = 0;
+		std::uint64_t start_ns = 0, t_ns = 0;
+		Footprint footprint;
+		if (header_.version < 2)
+			return fail("a \"footprint\" line in a version 1 file"), OtherLine::Failed;
+		if (auto error = parse_object(line, doc))
+			return fail(std::move(*error)), OtherLine::Failed;
+		if (auto error = parse_footprint(doc, pid, start_ns, t_ns, footprint))
+			return fail(std::move(*error)), OtherLine::Failed;
+		if (on_footprint_)
+			on_footprint_(pid, start_ns, t_ns, std::move(footprint));
+		return OtherLine::Skipped;
+	}
+	if (auto error = parse_sample(line, sample, header_.version))
+		return fail(std::move(*error)), OtherLine::Failed;
+	return OtherLine::Sample;
 }
 
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text)

@@ -124,6 +124,8 @@ void Pipeline::reconfigure(const DetectorConfig &detector, const AllowlistConfig
 Pipeline::KnownProcess &Pipeline::known(const Sample &sample)
 {
 	const ProcessKey key{sample.tgid, sample.process_start_ns};
+	if (last_known_ && last_key_ == key) // a thread's samples come in runs
+		return *last_known_;
 	auto [it, inserted] = known_.try_emplace(key);
 	KnownProcess &known = it->second;
 	if (inserted) {
@@ -133,6 +135,8 @@ Pipeline::KnownProcess &Pipeline::known(const Sample &sample)
 		if (recorder_)
 			recorder_->write_process(key.tgid, key.start_ns, known.facts.info);
 	}
+	last_known_ = &known;
+	last_key_ = key;
 	return known;
 }
 
@@ -325,8 +329,10 @@ void Pipeline::run_periodic(std::uint64_t now_ns)
 		next_expiry_ns_ = now_ns + kExpiryIntervalNs;
 	}
 	for (const auto &key : forgotten_)
-		if (!detector_.processes().contains(key)) // not seen again since
+		if (!detector_.processes().contains(key)) { // not seen again since
 			known_.erase(key);
+			last_known_ = nullptr;
+		}
 	// Give what churn freed back to the system: glibc keeps freed heap pages otherwise.
 	if (forgotten_.size() > 256)
 		malloc_trim(0);

@@ -157,6 +157,41 @@ TEST(SampleFile, AnyJsonSpellingReadsLikeTheWritersOwn)
 		expect_same(s, make_sample("xmrig"));
 }
 
+TEST(SampleFile, NumbersOfEveryLengthReadAlikeOnBothPaths)
+{
+	// The fast path reads up to 8 digits at a time: every length, in a field near
+	// the end of the line (fewer than 8 bytes left) and in one far from it, in
+	// the writer's shape and respelled (the full parser), accepted or refused alike.
+	for (std::size_t digits = 1; digits <= 21; digits++) {
+		for (const char lead : {'1', '9', '0'}) {
+			std::string number(digits, '7');
+			number[0] = lead;
+			number[digits - 1] = '3';
+			const std::string h = R"({"format":"mxwatch-samples","version":2})" "\n";
+			const std::string line = R"({"t":)" + number + R"(,"tgid":2,"tid":2,"start":3,"cgroup":4,"mxcsr":16256,)"
+						 R"("x87":895,"flags":0,"skipped":0,"comm":"n","summary":{"first":)" + number +
+						 R"(,"deferrals":0,"modes":[1,)" + number + R"(,0,0],"transitions":1,)"
+						 R"("after_non_default":1,"changed_after_non_default":1,"records":3,"ftz_daz":0,)"
+						 R"("x87_agrees":)" + number + "}}";
+			// Respelled: a space where it keeps the column of a JSON error the same.
+			const std::string respelled = line + " ";
+			std::optional<SampleFileError> fast_error, full_error;
+			const auto fast = read_all(h + line, fast_error);
+			const auto full = read_all(h + respelled, full_error);
+			ASSERT_EQ(fast_error.has_value(), full_error.has_value()) << line;
+			if (fast_error) {
+				EXPECT_EQ(fast_error->reason, full_error->reason) << line;
+				continue;
+			}
+			ASSERT_EQ(fast.size(), 1u);
+			ASSERT_EQ(full.size(), 1u);
+			EXPECT_EQ(fast[0].timestamp_ns, std::stoull(number)) << line;
+			EXPECT_EQ(fast[0].timestamp_ns, full[0].timestamp_ns) << line;
+			EXPECT_EQ(*fast[0].summary, *full[0].summary) << line;
+		}
+	}
+}
+
 struct Malformed {
 	std::string text;
 	std::uint64_t line;
@@ -294,6 +329,37 @@ TEST(SampleFile, SummariesRoundTripInVersion2)
 	ASSERT_TRUE(back[0].summary && back[2].summary);
 	EXPECT_FALSE(back[1].summary);
 	EXPECT_EQ(*back[0].summary, *summary.summary);
+}
+
+TEST(SampleFile, SummaryLinesReadAlikeInTheWritersShapeAndInAnyOther)
+{
+	// The writer's exact bytes take the fast path; respelled, the full parser: the same sample.
+	std::ostringstream out;
+	SampleWriter writer(out);
+	writer.write_header({});
+	const Sample summary = make_summary();
+	writer.write(summary);
+	std::string text = out.str();
+	auto respelled = nlohmann::json::parse(text.substr(text.find('\n') + 1));
+	respelled["summary"]["unknown"] = true;
+	text += respelled.dump() + "\n"; // keys sorted, "cgroup" first: not the writer's shape
+	std::optional<SampleFileError> error;
+	const auto back = read_all(text, error);
+	ASSERT_FALSE(error) << error->message();
+	ASSERT_EQ(back.size(), 2u);
+	for (const auto &s : back) {
+		expect_same(s, summary);
+		ASSERT_TRUE(s.summary);
+		EXPECT_EQ(*s.summary, *summary.summary);
+		EXPECT_EQ(s.samples(), 905u) << "a summary stands for its counted samples";
+	}
+	EXPECT_EQ(make_sample("raw").samples(), 18u) << "a record, and the 17 default samples folded into it";
+
+	// The writer's own summary line under a version 1 header: refused, as any other spelling is.
+	const std::string line = out.str().substr(out.str().find('\n') + 1);
+	read_all(std::string(kHeader) + "\n" + line, error);
+	ASSERT_TRUE(error);
+	EXPECT_EQ(error->reason, "a \"summary\" line in a version 1 file");
 }
 
 TEST(SampleFile, MalformedSummariesAreRefused)

@@ -30,6 +30,7 @@
 #include "mxwatch/detect/footprint.hpp"
 #include "mxwatch/detect/sample.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -79,8 +80,20 @@ public:
 	// what bounds memory under process churn.
 	static constexpr std::size_t kFields = kRoundingModes + 6;
 
-	void add(std::uint64_t timestamp_ns, std::uint64_t window_ns, const ModeCounts &delta);
-	ModeCounts sum(std::uint64_t now_ns, std::uint64_t window_ns) const;
+	void add(std::uint64_t timestamp_ns, std::uint64_t window_ns, const ModeCounts &delta)
+	{
+		add(epoch(timestamp_ns, window_ns), delta);
+	}
+	ModeCounts sum(std::uint64_t now_ns, std::uint64_t window_ns) const { return sum(epoch(now_ns, window_ns)); }
+
+	// The bucket a time falls in: computed once per sample (a 64-bit division)
+	// for the thread's, the process's and the group's windows alike.
+	static std::uint64_t epoch(std::uint64_t timestamp_ns, std::uint64_t window_ns)
+	{
+		return timestamp_ns / std::max<std::uint64_t>(window_ns / kBuckets, 1) + 1; // 0: unused
+	}
+	void add(std::uint64_t epoch, const ModeCounts &delta);
+	ModeCounts sum(std::uint64_t now_epoch) const;
 
 private:
 	struct Bucket {
@@ -271,6 +284,11 @@ private:
 	// not a scan: a flood of short-lived processes must cost O(1) each.
 	std::array<std::list<ProcessKey>, 2> recency_;
 	std::function<void(const ProcessKey &)> on_forget_;
+	// The process and thread of the latest sample (map nodes do not move; threads
+	// are erased only with their process): a thread's samples come in runs.
+	ProcessEvidence *last_process_ = nullptr;
+	ThreadEvidence *last_thread_ = nullptr; // of last_process_
+	std::uint32_t last_tid_ = 0;
 };
 
 } // namespace mxwatch

@@ -56,7 +56,7 @@ struct ModeCounts {
 	std::uint64_t ftz_daz = 0;        // of those, with FTZ and DAZ both set
 	std::uint64_t x87_agrees = 0;     // non-default samples whose x87 rounding mode matches
 
-	std::uint64_t total() const;
+	std::uint64_t total() const { return by_mode[0] + by_mode[1] + by_mode[2] + by_mode[3]; }
 	std::uint64_t non_default() const { return total() - by_mode[0]; }
 	double share(RoundingMode mode) const;
 	// Folded default samples carry no MXCSR: the share is over records.
@@ -91,6 +91,9 @@ struct Sample {
 	std::optional<SampleSummary> summary;
 
 	RoundingMode mode() const { return rounding_mode(mxcsr); }
+	// How many samples of the thread this record stands for: a summary's counted
+	// samples, or this one and the default-mode samples folded into it.
+	std::uint64_t samples() const { return summary ? summary->counts.total() : 1 + std::uint64_t{default_skipped}; }
 	// fesetround() sets both units alike; CFROUND (LDMXCSR) leaves the x87 unit alone.
 	bool x87_agrees() const { return x87_rounding_mode(x87_cw) == mode(); }
 };

@@ -26,6 +26,8 @@ public:
 	const SampleFileHeader &header() const { return reader_.header(); }
 	// The first line that could not be read, once poll() has returned false.
 	const std::optional<SampleFileError> &error() const { return reader_.error(); }
+	// Sample lines read (records), and the samples they stand for (Sample::samples()).
+	std::uint64_t records_read() const { return records_; }
 	std::uint64_t samples_read() const { return samples_; }
 
 	// SampleSource: a batch of samples per call; the timeout is irrelevant (a
@@ -48,6 +50,7 @@ private:
 
 	SampleReader reader_;
 	std::unordered_map<ProcessKey, ProcessInfo, ProcessKeyHash> processes_; // until their first sample
+	std::uint64_t records_ = 0;
 	std::uint64_t samples_ = 0;
 	std::uint64_t first_ns_ = 0;
 	std::uint64_t now_ns_ = 0;

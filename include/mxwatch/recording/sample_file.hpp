@@ -119,6 +119,10 @@ private:
 	enum class LineStatus { Line, End, Failed };
 	// The next non-blank line, a view into the buffer valid until the next call.
 	LineStatus next_line(std::string_view &line);
+	// A line the fast path declined: a process or footprint line, a sample
+	// spelled otherwise than the writer spells it, or an error.
+	enum class OtherLine { Sample, Skipped, Failed };
+	OtherLine parse_other(std::string_view line, Sample &sample);
 	bool fail(std::string reason);
 
 	// Lines are found in place (no copy); a chunk read at a time, plus room for

@@ -124,6 +124,8 @@ private:
 	Decider decider_;
 	Detector detector_;
 	std::unordered_map<ProcessKey, KnownProcess, ProcessKeyHash> known_;
+	KnownProcess *last_known_ = nullptr; // of the latest sample, until known_ erases anything
+	ProcessKey last_key_;
 	std::unique_ptr<AlertOutput> output_;
 	SampleWriter *recorder_ = nullptr;
 	std::vector<Alert> reports_;
