@@ -29,22 +29,47 @@ std::optional<nlohmann::json> pool_connection(const nlohmann::json &sockets, int
 	return std::nullopt;
 }
 
+// A real RandomX hasher (`hasher`, a workload) logged in to mxw-stratum on
+// loopback while `mxwatch run` watches: its first ECS alert, printed for the
+// record, with the pool's port. Everything started is stopped before it returns.
+struct PooledMinerAlert {
+	std::optional<nlohmann::json> alert;
+	int port = 0;
+};
+
+PooledMinerAlert alert_of_pooled_miner(const std::string &hasher)
+{
+	TempDir tmp;
+	PooledMinerAlert result;
+	result.port = free_port();
+	Child pool({workload("mxw-stratum"), "--port", std::to_string(result.port), "--seconds", "120"},
+		   {.stdout_path = tmp.path("pool.out").string()});
+	EXPECT_TRUE(wait_for_text(tmp.path("pool.out"), "listening", 10s));
+	Child daemon({mxwatch_binary(), "--sink", "file:" + tmp.path("alerts.jsonl").string(), "run"},
+		     {.stdout_path = "/dev/null", .stderr_path = tmp.path("err.log").string()});
+	if (!wait_for_text(tmp.path("err.log"), "watching", 30s)) {
+		ADD_FAILURE() << read_text(tmp.path("err.log"));
+		return result;
+	}
+	Child miner({workload(hasher), "--pool-port", std::to_string(result.port), "--seconds", "60"},
+		    {.stdout_path = "/dev/null"});
+	result.alert = wait_for_alert(tmp.path("alerts.jsonl"), miner.pid(), false, 60s);
+	if (result.alert)
+		std::cout << "[ evidence ] " << result.alert->dump() << "\n";
+	else
+		ADD_FAILURE() << "no alert: " << read_text(tmp.path("err.log"));
+	miner.signal(SIGTERM);
+	pool.signal(SIGTERM);
+	daemon.signal(SIGTERM);
+	EXPECT_EQ(daemon.wait(30s), std::optional<int>(0));
+	return result;
+}
+
 TEST(Evidence, EcsAlertNamesThePoolTheMinerConnectedTo)
 {
 	MXW_REQUIRE_PRIVILEGED();
-	TempDir tmp;
-	const int port = free_port();
-	Child pool({workload("mxw-stratum"), "--port", std::to_string(port), "--seconds", "120"},
-		   {.stdout_path = tmp.path("pool.out").string()});
-	ASSERT_TRUE(wait_for_text(tmp.path("pool.out"), "listening", 10s));
-	Child daemon({mxwatch_binary(), "--sink", "file:" + tmp.path("alerts.jsonl").string(), "run"},
-		     {.stdout_path = "/dev/null", .stderr_path = tmp.path("err.log").string()});
-	ASSERT_TRUE(wait_for_text(tmp.path("err.log"), "watching", 30s)) << read_text(tmp.path("err.log"));
-	Child miner({workload("mxw-randomx"), "--pool-port", std::to_string(port), "--seconds", "60"},
-		    {.stdout_path = "/dev/null"});
-	const auto alert = wait_for_alert(tmp.path("alerts.jsonl"), miner.pid(), false, 60s);
-	ASSERT_TRUE(alert) << read_text(tmp.path("err.log"));
-	std::cout << "[ evidence ] " << alert->dump() << "\n";
+	const auto [alert, port] = alert_of_pooled_miner("mxw-randomx");
+	ASSERT_TRUE(alert);
 	ASSERT_TRUE(alert->contains("mxwatch") && (*alert)["mxwatch"].contains("sockets")) << alert->dump(2);
 	EXPECT_TRUE(pool_connection((*alert)["mxwatch"]["sockets"], port)) << alert->dump(2);
 	EXPECT_EQ((*alert)["related"]["ip"], nlohmann::json({"127.0.0.1"}));
@@ -66,10 +91,6 @@ TEST(Evidence, EcsAlertNamesThePoolTheMinerConnectedTo)
 			<< kind << " " << alert->dump(2);
 	EXPECT_EQ(assessment["severity"], "critical");
 	EXPECT_EQ((*alert)["event"]["severity"], 99);
-	miner.signal(SIGTERM);
-	pool.signal(SIGTERM);
-	daemon.signal(SIGTERM);
-	EXPECT_EQ(daemon.wait(30s), std::optional<int>(0));
 }
 
 TEST(Evidence, OcsfFindingNamesThePoolInTheMinersOwnNetworkNamespace)
@@ -112,19 +133,8 @@ TEST(Evidence, OcsfFindingNamesThePoolInTheMinersOwnNetworkNamespace)
 TEST(Evidence, AlertNamesTheMinerSoftwareFromYara)
 {
 	MXW_REQUIRE_PRIVILEGED();
-	TempDir tmp;
-	const int port = free_port();
-	Child pool({workload("mxw-stratum"), "--port", std::to_string(port), "--seconds", "120"},
-		   {.stdout_path = tmp.path("pool.out").string()});
-	ASSERT_TRUE(wait_for_text(tmp.path("pool.out"), "listening", 10s));
-	Child daemon({mxwatch_binary(), "--sink", "file:" + tmp.path("alerts.jsonl").string(), "run"},
-		     {.stdout_path = "/dev/null", .stderr_path = tmp.path("err.log").string()});
-	ASSERT_TRUE(wait_for_text(tmp.path("err.log"), "watching", 30s)) << read_text(tmp.path("err.log"));
-	Child miner({workload("mxw-randomx-xmrig-banner"), "--pool-port", std::to_string(port), "--seconds", "60"},
-		    {.stdout_path = "/dev/null"});
-	const auto alert = wait_for_alert(tmp.path("alerts.jsonl"), miner.pid(), false, 60s);
-	ASSERT_TRUE(alert) << read_text(tmp.path("err.log"));
-	std::cout << "[ evidence ] " << alert->dump() << "\n";
+	const auto alert = alert_of_pooled_miner("mxw-randomx-xmrig-banner").alert;
+	ASSERT_TRUE(alert);
 	EXPECT_EQ((*alert)["threat"]["software"]["name"], "XMRig") << alert->dump(2);
 	EXPECT_EQ((*alert)["mxwatch"]["yara"], nlohmann::json::parse(R"([{"rule":"mxwatch_xmrig","software":"XMRig"}])"));
 	// The strongest evidence first in the message.
@@ -132,10 +142,6 @@ TEST(Evidence, AlertNamesTheMinerSoftwareFromYara)
 	EXPECT_NE((*alert)["message"].get<std::string>().find("(mxw-randomx-xmr): XMRig (YARA), "), std::string::npos)
 		<< (*alert)["message"];
 	EXPECT_EQ((*alert)["mxwatch"]["assessment"]["confidence"], "high");
-	miner.signal(SIGTERM);
-	pool.signal(SIGTERM);
-	daemon.signal(SIGTERM);
-	EXPECT_EQ(daemon.wait(30s), std::optional<int>(0));
 }
 
 TEST(Evidence, CheckShowsTheCorroborationOfEachMiner)
