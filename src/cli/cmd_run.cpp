@@ -92,6 +92,10 @@ bool reload(const CommandLine &cli, CommonOptions &running, Pipeline &pipeline,
 		auto output = make_output(wanted.output, wanted.host_identity(), hasher);
 		const PipelineOptions options = wanted.to_pipeline_options();
 		pipeline.reconfigure(options.detector, options.allowlist);
+		// A sink configured again keeps what it was still trying to deliver (an outage).
+		if (auto *previous = dynamic_cast<QueuedOutput *>(pipeline.output()))
+			if (const std::size_t moved = output->take_over_sinks(*previous))
+				spdlog::info("reload: {} queued alert{} kept for delivery", moved, moved == 1 ? "" : "s");
 		pipeline.set_output(std::move(output));
 		setup_logging(wanted.verbosity);
 		warn_restart_needed(running, wanted);

@@ -3,6 +3,7 @@
 
 #include "mxwatch/util/queue_worker.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <spdlog/spdlog.h>
 
@@ -97,6 +98,24 @@ void QueuedOutput::add_sink(std::unique_ptr<AlertSink> sink)
 	auto queue = std::make_unique<SinkQueue>(std::move(sink), settings_.queue_capacity, settings_.retry);
 	std::lock_guard lock(shared_->mutex);
 	shared_->sinks.push_back(std::move(queue));
+}
+
+std::size_t QueuedOutput::take_over_sinks(QueuedOutput &previous)
+{
+	const auto deadline = std::chrono::steady_clock::now() + settings_.drain_timeout;
+	if (!previous.shared_->render->stop(settings_.drain_timeout))
+		spdlog::warn("alert rendering did not finish within {} ms", settings_.drain_timeout.count());
+	std::size_t moved = 0;
+	std::scoped_lock lock(shared_->mutex, previous.shared_->mutex);
+	auto &old = previous.shared_->sinks;
+	for (auto &sink : shared_->sinks) {
+		const auto same = std::find_if(old.begin(), old.end(), [&](const auto &q) { return q->name() == sink->name(); });
+		if (same == old.end())
+			continue;
+		moved += sink->take_over(**same, deadline);
+		old.erase(same);
+	}
+	return moved;
 }
 
 void QueuedOutput::publish(Alert alert)

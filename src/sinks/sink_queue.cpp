@@ -52,6 +52,7 @@ struct SinkQueue::State {
 	bool abandoned = false; // shutdown gave up: end without writing more
 	bool finished = false;
 	bool stopped = false; // stop() ran
+	bool handing_over = false; // take_over(): end after the write in progress
 	Clock::time_point retry_at{};
 	std::thread thread;
 
@@ -153,7 +154,7 @@ struct SinkQueue::State {
 	static void run(State &s)
 	{
 		std::unique_lock lock(s.mutex);
-		while (!s.abandoned) {
+		while (!s.abandoned && !s.handing_over) {
 			if (s.poked) {
 				s.poked = false;
 				s.in_flight = 1;
@@ -355,6 +356,62 @@ std::uint64_t SinkQueue::stop(Clock::time_point deadline)
 		    s.name, given_up, plural(given_up), error.empty() ? "" : " (" + error + ")",
 		    writing ? ", and one still being written" : "");
 	return given_up;
+}
+
+std::size_t SinkQueue::take_over(SinkQueue &previous, Clock::time_point deadline)
+{
+	State &p = *previous.state_;
+	State &s = *state_;
+	std::unique_lock old(p.mutex);
+	if (p.stopped)
+		return 0;
+	p.stopped = true;
+	p.closed = true;
+	p.handing_over = true;
+	p.wake.notify_one();
+	p.idle.wait_until(old, deadline, [&] { return p.finished; });
+	const bool done = p.finished;
+	const bool writing = !done && p.in_flight > 0;
+	if (!done)
+		p.abandoned = true; // the write in progress is counted by `previous` when it returns
+	std::size_t moved = 0;
+	{
+		std::lock_guard lock(s.mutex);
+		moved = p.items.size();
+		for (auto it = p.items.rbegin(); it != p.items.rend(); ++it)
+			s.items.push_front(std::move(*it));
+		p.items.clear();
+		s.delivered += p.delivered;
+		s.failed += p.failed;
+		s.dropped += p.dropped;
+		s.retried += p.retried;
+		s.late += p.late;
+		if (p.failing && !s.failing) { // the same outage goes on: no second "is failing" warning
+			s.failing = true;
+			s.recovering = false;
+			s.failing_since = p.failing_since;
+			s.last_reminder = p.last_reminder;
+			s.last_error = p.last_error;
+			s.dropped_before = p.dropped_before;
+			s.retried_before = p.retried_before;
+			s.late_in_outage = p.late_in_outage;
+		}
+		s.retry_at = {}; // an operator's SIGHUP: try the waiting alerts now
+		p.delivered = p.failed = p.dropped = p.retried = p.late = 0;
+	}
+	old.unlock();
+	s.wake.notify_one();
+	if (p.thread.joinable()) {
+		if (done)
+			p.thread.join();
+		else
+			p.thread.detach();
+	}
+	if (writing)
+		spdlog::warn("alert sink {}: a write was still in progress at the reload; {} queued alert{} moved to "
+		             "the reloaded sink",
+		             s.name, moved, plural(moved));
+	return moved;
 }
 
 SinkStats SinkQueue::stats() const

@@ -213,6 +213,64 @@ TEST(QueuedOutput, ReopenRunsInTheSinksOwnThread)
 	EXPECT_EQ(r->reopen_threads[0], r->writer_threads[0]);
 }
 
+// A peer that is down until `up` is set (the sink's next instance is a new object).
+class FlakySink final : public AlertSink {
+public:
+	FlakySink(std::shared_ptr<Recording> r, std::shared_ptr<std::atomic<bool>> up) : r_(std::move(r)), up_(std::move(up)) {}
+	Delivery write(const RenderedAlert &alert) override
+	{
+		r_->writes++;
+		if (!*up_)
+			return Delivery::Retry;
+		std::lock_guard lock(r_->mutex);
+		r_->documents.push_back(alert.document);
+		return Delivery::Delivered;
+	}
+	std::string name() const override { return "syslog:tcp:peer"; }
+
+private:
+	std::shared_ptr<Recording> r_;
+	std::shared_ptr<std::atomic<bool>> up_;
+};
+
+TEST(QueuedOutput, AReloadKeepsWhatTheSameSinkWasStillTryingToDeliver)
+{
+	auto up = std::make_shared<std::atomic<bool>>(false);
+	auto before = std::make_shared<Recording>(), after = std::make_shared<Recording>();
+	auto dropped_sink = std::make_shared<Recording>();
+	OutputSettings slow; // retries an hour apart: the alerts wait for the reload
+	slow.retry = {.initial = 1h, .max = 1h, .jitter = 0};
+	auto previous = std::make_unique<QueuedOutput>(test::sample_host(), slow);
+	previous->add_sink(std::make_unique<FlakySink>(before, up));
+	previous->add_sink(std::make_unique<RecordingSink>(dropped_sink, "file:/old"));
+	for (std::uint32_t pid = 1; pid <= 5; pid++)
+		previous->publish(event_for(pid));
+	ASSERT_TRUE(wait_until_true([&] { return stats_of(previous->stats(), "syslog:tcp:peer").failing; }, 10s));
+
+	// The reloaded configuration: the same syslog peer, and a new file instead of the old one.
+	QueuedOutput next(test::sample_host());
+	next.add_sink(std::make_unique<FlakySink>(after, up));
+	auto new_file = std::make_shared<Recording>();
+	next.add_sink(std::make_unique<RecordingSink>(new_file, "file:/new"));
+	*up = true;
+	EXPECT_EQ(next.take_over_sinks(*previous), 5u);
+	EXPECT_EQ(previous->stats().size(), 1u); // only the sink that is not configured any more
+	previous.reset();                        // drains the old file sink as at shutdown
+	EXPECT_EQ(dropped_sink->documents.size(), 5u);
+
+	next.publish(event_for(6));
+	ASSERT_TRUE(next.flush(10s));
+	ASSERT_EQ(after->documents.size(), 6u);
+	for (std::size_t i = 0; i < 6; i++)
+		EXPECT_EQ(nlohmann::json::parse(after->documents[i])["process"]["pid"], i + 1);
+	EXPECT_TRUE(before->documents.empty());
+	const SinkStats &s = stats_of(next.stats(), "syslog:tcp:peer");
+	EXPECT_EQ(s.delivered, 6u);
+	EXPECT_EQ(s.failed, 0u);
+	EXPECT_GE(s.retried, 1u); // the old instance's attempts are counted on
+	EXPECT_EQ(new_file->documents.size(), 1u);
+}
+
 TEST(FileSink, LogrotateRenameAndReopenLoseNothing)
 {
 	const auto dir = std::filesystem::temp_directory_path() / ("mxwatch-rotate-" + std::to_string(getpid()));

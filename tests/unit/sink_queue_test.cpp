@@ -240,6 +240,51 @@ TEST(SinkQueue, ReopenRetriesAtOnceInsteadOfWaitingOutTheBackoff)
 	EXPECT_EQ(script->reopens, 1);
 }
 
+TEST(SinkQueue, AReloadHandsTheQueueAndTheOutageToTheSinksNextInstance)
+{
+	CapturedLog log;
+	auto down = std::make_shared<Script>();
+	down->results.assign(1'000'000, Delivery::Retry); // the old instance never gets through
+	// An hour between retries: the alerts are still waiting when the reload comes.
+	SinkQueue previous(std::make_unique<ScriptedSink>(down), 16, {.initial = 1h, .max = 1h, .jitter = 0});
+	for (int i = 0; i < 6; i++)
+		ASSERT_TRUE(previous.offer(alert(i)));
+	ASSERT_TRUE(eventually([&] { return previous.stats().failing && previous.stats().retried == 1; }));
+
+	auto up = std::make_shared<Script>();
+	up->results = {Delivery::Retry}; // the new instance's first attempt fails too: the same outage
+	SinkQueue next(std::make_unique<ScriptedSink>(up), 16, kFast);
+	EXPECT_EQ(next.take_over(previous, std::chrono::steady_clock::now() + 20s), 6u);
+	ASSERT_TRUE(next.offer(alert(6))); // offered after the reload: behind the six
+	ASSERT_TRUE(next.wait_idle(std::chrono::steady_clock::now() + 20s));
+
+	const SinkStats s = next.stats();
+	EXPECT_EQ(s.delivered, 7u);
+	EXPECT_EQ(s.failed, 0u);
+	EXPECT_EQ(s.retried, 2u); // the old instance's attempt and the new one's, both counted once
+	EXPECT_GE(s.late, 6u); // the seventh, if the backlog was not out yet
+	EXPECT_FALSE(s.failing);
+	{
+		std::lock_guard lock(up->mutex);
+		ASSERT_EQ(up->delivered.size(), 7u);
+		for (int i = 0; i < 7; i++)
+			EXPECT_EQ(up->delivered[i], "alert " + std::to_string(i));
+	}
+	{
+		std::lock_guard lock(down->mutex);
+		EXPECT_TRUE(down->delivered.empty());
+		EXPECT_EQ(down->attempts, 1); // its thread ended at the reload
+	}
+	// The previous queue is stopped and empty: nothing left to count as failed.
+	EXPECT_EQ(previous.stop(std::chrono::steady_clock::now()), 0u);
+	EXPECT_EQ(previous.stats().queued, 0u);
+	EXPECT_FALSE(previous.offer(alert(99)));
+	// One outage, reported once: started before the reload, recovered after it.
+	EXPECT_EQ(log.matching("is failing (").size(), 1u) << testing::PrintToString(log.lines());
+	EXPECT_EQ(log.matching("recovered after").size(), 1u) << testing::PrintToString(log.lines());
+	EXPECT_TRUE(log.matching("not delivered").empty()) << testing::PrintToString(log.lines());
+}
+
 // A sink that wants refresh() every 5 ms (as the alertmanager sink re-sends).
 class RefreshingSink final : public AlertSink
 {

@@ -59,6 +59,7 @@ public:
 
 	// Where alerts go; without one they are only kept for reports().
 	void set_output(std::unique_ptr<AlertOutput> output) { output_ = std::move(output); }
+	AlertOutput *output() { return output_.get(); }
 	void reopen_output();
 	// Every sample, and each process's facts at its first sample, also go to
 	// this recording (`record`, `run --record`): replaying it judges alike.

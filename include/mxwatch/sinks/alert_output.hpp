@@ -83,6 +83,13 @@ public:
 	void shutdown();
 
 	void add_sink(std::unique_ptr<AlertSink> sink);
+	// A reload: each of this output's sinks that `previous` also has (the same
+	// name(), i.e. the same destination) takes over the previous one's queue,
+	// counts and outage (SinkQueue::take_over), after `previous` has rendered
+	// what it was given. Queued alerts keep the format they were rendered in.
+	// The sinks taken over leave `previous`; its others drain when it is
+	// destroyed, as at shutdown. Returns how many alerts moved.
+	std::size_t take_over_sinks(QueuedOutput &previous);
 	void publish(Alert alert) override;
 	void reopen() override;
 

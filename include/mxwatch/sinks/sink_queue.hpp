@@ -20,7 +20,8 @@
 // says when a sink starts failing (once), reminds every 5 minutes while it is
 // down, and says when it recovered with how many alerts were delivered late.
 // At shutdown the queue drains until a deadline; what is left is counted as
-// failed and logged.
+// failed and logged. A reload hands the queue, outage and counts over to the
+// same sink's new instance (take_over).
 #pragma once
 
 #include "mxwatch/alerts/alert_format.hpp"
@@ -75,6 +76,15 @@ public:
 	// write is left to end on its own (its state stays alive). Returns how many
 	// alerts were given up (not counting one that was being written).
 	std::uint64_t stop(std::chrono::steady_clock::time_point deadline);
+
+	// A reload (SIGHUP) that configures the same sink again: `previous`'s thread
+	// ends after the write in progress (an alert it must retry stays queued), and
+	// its waiting alerts, its counts and its outage, if any, move to this queue,
+	// ahead of anything offered here, to be retried at once. Nothing is sent twice
+	// or counted as failed. A write still in progress at `deadline` is left to end
+	// on its own and counted by `previous`; the rest move all the same.
+	// `previous` is stopped afterwards. Returns how many alerts moved.
+	std::size_t take_over(SinkQueue &previous, std::chrono::steady_clock::time_point deadline);
 
 	SinkStats stats() const;
 
