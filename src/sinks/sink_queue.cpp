@@ -151,6 +151,18 @@ struct SinkQueue::State {
 
 	bool idle_now() const { return items.empty() && in_flight == 0; }
 
+	// After stop() or take_over(): joins a thread that finished; one still inside
+	// a write is left to end on its own (it holds this state alive).
+	void release_thread(bool done)
+	{
+		if (!thread.joinable())
+			return;
+		if (done)
+			thread.join();
+		else
+			thread.detach();
+	}
+
 	static void run(State &s)
 	{
 		std::unique_lock lock(s.mutex);
@@ -344,12 +356,7 @@ std::uint64_t SinkQueue::stop(Clock::time_point deadline)
 	const bool done = s.finished;
 	const std::string error = s.failing ? s.last_error : std::string{};
 	lock.unlock();
-	if (s.thread.joinable()) {
-		if (done)
-			s.thread.join();
-		else
-			s.thread.detach();
-	}
+	s.release_thread(done);
 	if (given_up > 0 || writing)
 		spdlog::warn(
 		    "alert sink {}: {} alert{} not delivered when the drain timeout ended{}{}; counted as failed",
@@ -401,12 +408,7 @@ std::size_t SinkQueue::take_over(SinkQueue &previous, Clock::time_point deadline
 	}
 	old.unlock();
 	s.wake.notify_one();
-	if (p.thread.joinable()) {
-		if (done)
-			p.thread.join();
-		else
-			p.thread.detach();
-	}
+	p.release_thread(done);
 	if (writing)
 		spdlog::warn("alert sink {}: a write was still in progress at the reload; {} queued alert{} moved to "
 		             "the reloaded sink",
