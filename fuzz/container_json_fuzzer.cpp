@@ -50,6 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	mxwatch::decode_docker_image(text, empty);
 	check(empty);
 	(void)mxwatch::decode_podman_pod_name(text);
+	if (auto m = mxwatch::decode_oci_config(text)) // a bundle's config.json
+		check(*m);
 	if (auto ref = mxwatch::parse_image_reference(text))
 		if (ref->name.empty() || ref->name.size() > text.size())
 			std::abort();

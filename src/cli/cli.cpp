@@ -108,6 +108,17 @@ void add_common_options(CLI::App &app, CommonOptions &common, bool &dump_config)
 		->type_name("PATH")
 		->capture_default_str()
 		->group(containers);
+	app.add_option("--containerd-bundles", common.containers.containerd_bundles,
+		       "containerd's OCI bundles (NAMESPACE/ID/config.json), read where its CRI does not answer "
+		       "(empty: never read)")
+		->type_name("DIR")
+		->capture_default_str()
+		->group(containers);
+	app.add_option("--crio-bundles", common.containers.crio_bundles,
+		       "CRI-O's OCI bundles (ID/userdata/config.json), read where its CRI does not answer (empty: never read)")
+		->type_name("DIR")
+		->capture_default_str()
+		->group(containers);
 	app.add_option("--docker-socket", common.containers.docker,
 		       "The Docker Engine API socket (empty: never asked)")
 		->type_name("PATH")

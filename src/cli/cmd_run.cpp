@@ -28,11 +28,13 @@ void warn_restart_needed(const CommonOptions &running, const CommonOptions &want
 	check("sampling-floor-hz", running.sampling_floor_hz != wanted.sampling_floor_hz);
 	check("sampling-boost", running.sampling_boost != wanted.sampling_boost);
 	check("metrics-address", running.metrics_address != wanted.metrics_address);
-	check("container lookups (--container-lookups, --containerd-socket, --crio-socket, --docker-socket, "
-	      "--podman-socket)",
+	check("container lookups (--container-lookups, --containerd-socket, --crio-socket, --containerd-bundles, "
+	      "--crio-bundles, --docker-socket, --podman-socket)",
 	      running.containers.enabled != wanted.containers.enabled ||
 		  running.containers.containerd != wanted.containers.containerd ||
 		  running.containers.crio != wanted.containers.crio ||
+		  running.containers.containerd_bundles != wanted.containers.containerd_bundles ||
+		  running.containers.crio_bundles != wanted.containers.crio_bundles ||
 		  running.containers.docker != wanted.containers.docker ||
 		  running.containers.podman != wanted.containers.podman ||
 		  running.container_wait_ms != wanted.container_wait_ms);

@@ -160,6 +160,75 @@ bool decode_docker_image(std::string_view body, ContainerMetadata &metadata)
 	return true;
 }
 
+std::optional<ContainerMetadata> decode_oci_config(std::string_view body)
+{
+	const auto document = parse_object(body);
+	if (!document)
+		return std::nullopt;
+	ContainerMetadata m;
+	const json *annotations = object_member(*document, "annotations");
+	if (!annotations)
+		return m;
+	const auto annotation = [&](const char *key, std::size_t max = kMaxContainerStringBytes) {
+		return string_member(*annotations, key, max);
+	};
+	// CRI-O keeps the container's labels (the kubelet's io.kubernetes.* among
+	// them) as one JSON object in a string.
+	// Bounded by the file (kMaxOciConfigBytes), then by the label bounds below.
+	if (auto labels_text = annotation("io.kubernetes.cri-o.Labels", std::size_t{1} << 20))
+		if (const auto labels = parse_object(*labels_text)) {
+			for (const auto &[key, value] : labels->items()) {
+				if (!value.is_string() || key.empty())
+					continue;
+				if (m.labels.size() >= kMaxContainerLabels) {
+					m.labels_truncated = true;
+					break;
+				}
+				m.labels.emplace_back(
+				    truncate_utf8(key, kMaxLabelKeyBytes),
+				    truncate_utf8(value.get_ref<const std::string &>(), kMaxLabelValueBytes));
+			}
+			std::sort(m.labels.begin(), m.labels.end());
+		}
+	const auto first = [&](std::initializer_list<const char *> annotation_keys, std::string_view label_key,
+	                       std::size_t max = kMaxLabelValueBytes) -> std::optional<std::string> {
+		for (const char *key : annotation_keys)
+			if (auto value = annotation(key, max))
+				return value;
+		return label_key.empty() ? std::nullopt : label(m, label_key);
+	};
+	const bool sandbox = annotation("io.kubernetes.cri.container-type") == "sandbox" ||
+	                     annotation("io.kubernetes.cri-o.ContainerType") == "sandbox";
+	if (!sandbox)
+		m.name = first({"io.kubernetes.cri.container-name", "io.kubernetes.container.name"},
+		               "io.kubernetes.container.name", kMaxContainerStringBytes);
+	if (auto reference =
+	        first({"io.kubernetes.cri.image-name", "io.kubernetes.cri-o.ImageName"}, {}, kMaxContainerStringBytes))
+		if (auto image = parse_image_reference(*reference)) {
+			m.image_name = std::move(image->name);
+			m.image_tag = std::move(image->tag);
+			if (image->digest)
+				add_digest(m, std::move(*image->digest));
+		}
+	// CRI-O's resolved image: "sha256:<hex>", bare hex, or "name@sha256:<hex>".
+	if (auto ref = annotation("io.kubernetes.cri-o.ImageRef")) {
+		auto image = parse_image_reference(*ref);
+		if (image && image->digest)
+			add_digest(m, std::move(*image->digest));
+		else if (is_digest(*ref))
+			m.image_id = std::move(ref);
+		else if (ref->size() == 64 && ref->find_first_not_of("0123456789abcdef") == std::string::npos)
+			m.image_id = "sha256:" + *ref;
+	}
+	m.pod_name = first({"io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name"}, "io.kubernetes.pod.name");
+	m.pod_namespace = first({"io.kubernetes.cri.sandbox-namespace", "io.kubernetes.pod.namespace"},
+	                        "io.kubernetes.pod.namespace");
+	m.pod_uid = first({"io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid"}, "io.kubernetes.pod.uid");
+	if (m.pod_name || m.pod_namespace || m.pod_uid)
+		m.orchestrator = "kubernetes";
+	return m;
+}
+
 std::optional<std::string> decode_podman_pod_name(std::string_view body)
 {
 	const auto document = parse_object(body);

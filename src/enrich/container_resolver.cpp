@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mxwatch/enrich/container_resolver.hpp"
 
+#include <fmt/format.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
@@ -141,7 +142,7 @@ void ContainerResolver::queue_revalidations(std::chrono::steady_clock::time_poin
 	}
 }
 
-void ContainerResolver::answer(const Job &job, const RuntimeAnswer &answer)
+void ContainerResolver::answer(const Job &job, const RuntimeAnswer &answer, const std::optional<RuntimeAnswer> &bundle)
 {
 	std::lock_guard lock(mutex_);
 	RuntimeLookupStats &stats = stats_of(*job.runtime);
@@ -165,22 +166,41 @@ void ContainerResolver::answer(const Job &job, const RuntimeAnswer &answer)
 			cache_.erase(it);
 		}
 		break;
-	case RuntimeAnswer::Kind::Failed:
+	case RuntimeAnswer::Kind::Failed: {
 		stats.failed++;
 		stats.last_error = answer.error;
-		job.lookup->settle(std::nullopt);
+		const bool from_bundle = bundle && bundle->kind == RuntimeAnswer::Kind::Found;
+		if (bundle && bundle->kind == RuntimeAnswer::Kind::Failed) {
+			stats.bundle_failed++;
+			if (warned_.insert(job.runtime->name() + " bundle").second)
+				spdlog::warn("container runtime {}: its OCI bundle could not be read: {} (counted in "
+				             "mxwatch_container_bundle_failures_total, warned once)",
+				             job.runtime->name(), bundle->error);
+		}
+		if (from_bundle)
+			stats.bundle_found++;
+		job.lookup->settle(from_bundle ? bundle->metadata : std::nullopt);
 		if (warned_.insert(job.runtime->name()).second)
-			spdlog::warn("container runtime {} ({}): {}; alerts go out without its container names "
+			spdlog::warn("container runtime {} ({}): {}; alerts go out without its container names{} "
 			             "(failures are counted in mxwatch_container_lookup_failures_total, warned once)",
-			             job.runtime->name(), job.runtime->endpoint(), answer.error);
+			             job.runtime->name(), job.runtime->endpoint(), answer.error,
+			             job.runtime->bundle_endpoint().empty()
+			                 ? ""
+			                 : fmt::format(" but those in its OCI bundles ({}/.../config.json)",
+			                               job.runtime->bundle_endpoint()));
 		else
 			spdlog::debug("container runtime {}: {}", job.runtime->name(), answer.error);
-		// A first lookup that failed is not kept: the next process of this container asks again.
-		if (!job.revalidation && cached) {
+		if (from_bundle)
+			break; // kept, and asked again after revalidate_after
+		// A first lookup that failed is not kept: the next process of this container asks
+		// again. Nor is one whose bundle has gone since (the container is gone).
+		const bool bundle_gone = bundle && bundle->kind == RuntimeAnswer::Kind::NotFound;
+		if ((!job.revalidation || bundle_gone) && cached) {
 			recency_.erase(it->second.recency);
 			cache_.erase(it);
 		}
 		break;
+	}
 	}
 }
 
@@ -202,7 +222,10 @@ void ContainerResolver::work()
 		queue_.pop_front();
 		lock.unlock();
 		const RuntimeAnswer result = job.runtime->inspect(job.lookup->id());
-		answer(job, result);
+		std::optional<RuntimeAnswer> bundle;
+		if (result.kind == RuntimeAnswer::Kind::Failed)
+			bundle = job.runtime->inspect_bundle(job.lookup->id());
+		answer(job, result, bundle);
 		lock.lock();
 	}
 }

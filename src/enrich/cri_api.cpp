@@ -4,6 +4,7 @@
 #include "cri_decode.hpp"
 
 #include "mxwatch/enrich/container_runtime.hpp"
+#include "mxwatch/enrich/oci_bundle.hpp"
 
 #include "cri_subset.grpc.pb.h"
 
@@ -55,7 +56,13 @@ struct CriRuntime::Connection {
 };
 
 CriRuntime::CriRuntime(std::string name, std::string socket_path, RuntimeLimits limits)
-    : name_(std::move(name)), socket_path_(std::move(socket_path)), limits_(limits)
+    : CriRuntime(std::move(name), std::move(socket_path), limits, nullptr)
+{
+}
+
+CriRuntime::CriRuntime(std::string name, std::string socket_path, RuntimeLimits limits,
+                       std::unique_ptr<OciBundles> bundles)
+    : name_(std::move(name)), socket_path_(std::move(socket_path)), limits_(limits), bundles_(std::move(bundles))
 {
 }
 
@@ -65,7 +72,19 @@ bool CriRuntime::available() const
 {
 	struct stat st {
 	};
-	return ::stat(socket_path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+	return (::stat(socket_path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) || (bundles_ && bundles_->present());
+}
+
+std::optional<RuntimeAnswer> CriRuntime::inspect_bundle(const std::string &container_id)
+{
+	if (!bundles_)
+		return std::nullopt;
+	return bundles_->read(container_id);
+}
+
+std::string CriRuntime::bundle_endpoint() const
+{
+	return bundles_ ? bundles_->root() : std::string{};
 }
 
 RuntimeAnswer CriRuntime::inspect(const std::string &container_id)

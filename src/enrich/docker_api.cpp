@@ -3,6 +3,7 @@
 // cpp-httplib. One connection per request: lookups are rare (one per container
 // that showed the signal) and a fresh connection cannot inherit a stuck one.
 #include "mxwatch/enrich/container_runtime.hpp"
+#include "mxwatch/enrich/oci_bundle.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -158,10 +159,15 @@ std::vector<std::unique_ptr<ContainerRuntime>> make_runtimes(const RuntimeSocket
 		return runtimes;
 	// In this order: a pod's container whose cgroup path does not name its
 	// runtime goes to the first runs_pods() one whose socket is there.
+	const auto bundles = [](BundleLayout layout, const std::string &root) {
+		return root.empty() ? nullptr : std::make_unique<OciBundles>(layout, root);
+	};
 	if (!sockets.containerd.empty())
-		runtimes.push_back(std::make_unique<CriRuntime>("containerd", sockets.containerd, sockets.limits));
+		runtimes.push_back(std::make_unique<CriRuntime>("containerd", sockets.containerd, sockets.limits,
+		                                                bundles(BundleLayout::Containerd, sockets.containerd_bundles)));
 	if (!sockets.crio.empty())
-		runtimes.push_back(std::make_unique<CriRuntime>("cri-o", sockets.crio, sockets.limits));
+		runtimes.push_back(std::make_unique<CriRuntime>("cri-o", sockets.crio, sockets.limits,
+		                                                bundles(BundleLayout::Crio, sockets.crio_bundles)));
 	if (!sockets.docker.empty())
 		runtimes.push_back(std::make_unique<DockerApiRuntime>("docker", sockets.docker, sockets.limits));
 	if (!sockets.podman.empty())

@@ -205,6 +205,15 @@ std::string render_metrics(const MetricsSnapshot &s, const ProcessStats &process
 		   "Container runtime lookups that failed (socket absent, timeout, hang-up, garbage), by runtime.");
 	for (const auto &runtime : s.containers.runtimes)
 		out.sample(runtime.failed, fmt::format(R"(runtime="{}")", label_value(runtime.runtime)));
+	out.family("mxwatch_container_bundle_lookups_total", "counter",
+		   "Names read from a container's OCI bundle (config.json) after its runtime's API failed, by runtime.");
+	for (const auto &runtime : s.containers.runtimes)
+		out.sample(runtime.bundle_found, fmt::format(R"(runtime="{}")", label_value(runtime.runtime)));
+	out.family("mxwatch_container_bundle_failures_total", "counter",
+		   "OCI bundles (config.json) that could not be read: a symbolic link, not a regular file, too large, "
+		   "not JSON; by runtime.");
+	for (const auto &runtime : s.containers.runtimes)
+		out.sample(runtime.bundle_failed, fmt::format(R"(runtime="{}")", label_value(runtime.runtime)));
 	out.family("mxwatch_container_lookup_queue_drops_total", "counter",
 		   "Container lookups not made because the resolver's queue was full.")
 		.sample(s.containers.queue_drops);

@@ -50,7 +50,7 @@ struct CommonOptions {
 	OutputOptions output; // where alerts go (run)
 	std::string metrics_address; // --metrics-address, empty: no metrics endpoint
 	std::string config_file; // --config, empty: none
-	RuntimeSockets containers; // --container-lookups, --containerd-socket, --crio-socket, --docker-socket, --podman-socket
+	RuntimeSockets containers; // --container-lookups, --containerd-socket, --crio-socket, --*-bundles, --docker-socket, --podman-socket
 	unsigned container_wait_ms = 500; // --container-wait
 	std::string cluster_name;         // --cluster-name, empty: none
 	// This host as alerts name it, with the configured cluster.

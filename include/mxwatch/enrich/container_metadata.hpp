@@ -62,4 +62,11 @@ bool decode_docker_image(std::string_view body, ContainerMetadata &metadata);
 // when the body is not a JSON object with a string Name.
 std::optional<std::string> decode_podman_pod_name(std::string_view body);
 
+// An OCI runtime bundle's config.json, as containerd's CRI plugin and CRI-O
+// write it: the container, image and pod from its annotations
+// (io.kubernetes.cri.* for containerd, io.kubernetes.cri-o.* and the kubelet's
+// io.kubernetes.pod.* for CRI-O). Nothing when the body is not a JSON object;
+// empty metadata when it names none of them (a bundle another runtime made).
+std::optional<ContainerMetadata> decode_oci_config(std::string_view body);
+
 } // namespace mxwatch

@@ -71,6 +71,10 @@ struct RuntimeLookupStats {
 	std::uint64_t not_found = 0;
 	std::uint64_t failed = 0; // the runtime did not answer usefully (absent, timeout, garbage)
 	std::string last_error;
+	// After a failure, the container's OCI bundle (config.json): names found in
+	// it, and bundles that could not be read (a symbolic link, too large, not JSON).
+	std::uint64_t bundle_found = 0;
+	std::uint64_t bundle_failed = 0;
 };
 
 struct ResolverStats {
@@ -110,7 +114,7 @@ private:
 	};
 
 	void work();
-	void answer(const Job &job, const RuntimeAnswer &answer);
+	void answer(const Job &job, const RuntimeAnswer &answer, const std::optional<RuntimeAnswer> &bundle);
 	void queue_revalidations(std::chrono::steady_clock::time_point now);
 	void evict_if_full();
 	RuntimeLookupStats &stats_of(const ContainerRuntime &runtime);

@@ -40,7 +40,14 @@ public:
 	virtual std::string endpoint() const = 0;
 	// Blocking, bounded by the runtime's limits. Called from the resolver's thread only.
 	virtual RuntimeAnswer inspect(const std::string &container_id) = 0;
+	// Where inspect() failed: the container's OCI bundle, read from the runtime's
+	// state directory (oci_bundle.hpp). Nothing when this runtime has none configured.
+	virtual std::optional<RuntimeAnswer> inspect_bundle(const std::string &) { return std::nullopt; }
+	// Where inspect_bundle() reads, for messages; empty without one.
+	virtual std::string bundle_endpoint() const { return {}; }
 };
+
+class OciBundles;
 
 struct RuntimeLimits {
 	std::chrono::milliseconds connect_timeout{500};
@@ -80,22 +87,28 @@ private:
 // PodSandboxStatus (the pod's name, namespace and UID). Every call has a deadline
 // (connect_timeout + request_timeout for the whole lookup); answers larger than
 // max_body_bytes are refused. The channel is kept between lookups and dropped after a failure.
+// With `bundles`, a failed lookup falls back to the container's config.json.
 class CriRuntime final : public ContainerRuntime
 {
 public:
 	CriRuntime(std::string name, std::string socket_path, RuntimeLimits limits = {});
+	CriRuntime(std::string name, std::string socket_path, RuntimeLimits limits, std::unique_ptr<OciBundles> bundles);
 	~CriRuntime() override;
 	const std::string &name() const override { return name_; }
 	std::string endpoint() const override { return "unix://" + socket_path_; }
 	bool runs_pods() const override { return true; }
+	// Its socket, or its bundles' state directory, is there.
 	bool available() const override;
 	RuntimeAnswer inspect(const std::string &container_id) override;
+	std::optional<RuntimeAnswer> inspect_bundle(const std::string &container_id) override;
+	std::string bundle_endpoint() const override;
 
 private:
 	struct Connection;
 	std::string name_;
 	std::string socket_path_;
 	RuntimeLimits limits_;
+	std::unique_ptr<OciBundles> bundles_;
 	std::unique_ptr<Connection> connection_;
 };
 
@@ -104,6 +117,9 @@ struct RuntimeSockets {
 	bool enabled = true;                                        // --container-lookups
 	std::string containerd = "/run/containerd/containerd.sock"; // --containerd-socket (its CRI plugin)
 	std::string crio = "/run/crio/crio.sock";                   // --crio-socket
+	// The runtimes' OCI bundles, read where their API does not answer (empty: never read).
+	std::string containerd_bundles = "/run/containerd/io.containerd.runtime.v2.task"; // --containerd-bundles
+	std::string crio_bundles = "/run/containers/storage/overlay-containers";         // --crio-bundles
 	std::string docker = "/run/docker.sock";                    // --docker-socket
 	std::string podman = "/run/podman/podman.sock";             // --podman-socket
 	RuntimeLimits limits;
