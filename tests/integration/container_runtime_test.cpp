@@ -8,6 +8,7 @@
 // answers garbage: the alert still goes out on time, without the names.
 #include "harness.hpp"
 #include "peers.hpp"
+#include "scratch_image.hpp"
 
 #include <algorithm>
 #include <array>
@@ -30,23 +31,6 @@ namespace
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-// Runs a command, returns its stdout (stderr to the log) and exit status.
-struct Output {
-	int status = -1;
-	std::string out;
-};
-Output run_command(const std::vector<std::string> &argv, const fs::path &log, std::chrono::seconds timeout = 120s)
-{
-	const fs::path out = log.string() + ".out";
-	Child child(argv, {.stdout_path = out, .stderr_path = log});
-	Output o;
-	o.status = child.wait(timeout).value_or(-1000);
-	o.out = read_text(out);
-	while (!o.out.empty() && (o.out.back() == '\n' || o.out.back() == ' '))
-		o.out.pop_back();
-	return o;
-}
 
 std::optional<std::string> podman_unavailable()
 {
@@ -82,7 +66,7 @@ public:
 	std::string socket() const { return (dir_ / "podman.sock").string(); }
 
 	// A command of this podman; its output, and its stderr in log/<n>.err.
-	Output podman(const std::vector<std::string> &args)
+	CommandOutput podman(const std::vector<std::string> &args)
 	{
 		return run_command(with_globals(args), dir_ / "log" / (std::to_string(++commands_) + ".err"));
 	}
@@ -92,27 +76,10 @@ public:
 	// localhost/NAME:TAG from scratch: `binary` and the shared libraries ldd names.
 	void import_image(const std::string &binary, const std::string &reference)
 	{
-		const fs::path rootfs = dir_ / "rootfs";
-		fs::create_directories(rootfs);
-		fs::copy_file(binary, rootfs / fs::path(binary).filename());
-		const Output ldd = run_command({"/usr/bin/ldd", binary}, dir_ / "log/ldd.err");
-		ASSERT_EQ(ldd.status, 0) << read_text(dir_ / "log/ldd.err");
-		std::istringstream lines(ldd.out);
-		for (std::string line; std::getline(lines, line);) {
-			std::smatch m;
-			if (!std::regex_search(line, m, std::regex(R"((/[^ ]+) \(0x)")))
-				continue;
-			const fs::path library = m[1].str();
-			fs::create_directories(rootfs / library.relative_path().parent_path());
-			fs::copy_file(fs::canonical(library), rootfs / library.relative_path());
-		}
-		const Output tar =
-		    run_command({"/bin/tar", "-C", rootfs.string(), "-cf", (dir_ / "image.tar").string(), "."},
-		                dir_ / "log/tar.err");
-		ASSERT_EQ(tar.status, 0) << read_text(dir_ / "log/tar.err");
-		const Output import =
+		const fs::path layer = scratch_layer(binary, dir_);
+		const CommandOutput import =
 		    podman({"import", "--change", "ENTRYPOINT [\"/" + fs::path(binary).filename().string() + "\"]",
-		            (dir_ / "image.tar").string(), reference});
+		            layer.string(), reference});
 		ASSERT_EQ(import.status, 0) << log(commands_);
 	}
 
@@ -123,7 +90,7 @@ public:
 		                                 "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000"};
 		args.insert(args.end(), image_and_args.begin(), image_and_args.end());
 		containers_.push_back(name);
-		const Output run = podman(args);
+		const CommandOutput run = podman(args);
 		EXPECT_EQ(run.status, 0) << log(commands_);
 		return run.out;
 	}
@@ -155,22 +122,6 @@ private:
 	int commands_ = 0;
 };
 
-double unix_seconds_of(const std::string &rfc3339)
-{
-	std::tm tm{};
-	int millis = 0;
-	std::sscanf(rfc3339.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-	            &tm.tm_min, &tm.tm_sec, &millis);
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return static_cast<double>(timegm(&tm)) + millis / 1000.0;
-}
-
-double unix_now()
-{
-	return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 class PodmanContainer : public ::testing::TestWithParam<std::string>
 {
 };
@@ -185,7 +136,7 @@ TEST_P(PodmanContainer, AlertNamesContainerImageTagAndDigest)
 	const std::string image = "localhost/mxw-randomx";
 	const std::string tag = "test-" + std::to_string(getpid());
 	podman.import_image(workload("mxw-randomx"), image + ":" + tag);
-	const Output digest = podman.podman({"image", "inspect", "--format", "{{.Digest}}", image + ":" + tag});
+	const CommandOutput digest = podman.podman({"image", "inspect", "--format", "{{.Digest}}", image + ":" + tag});
 	ASSERT_EQ(digest.status, 0) << podman.log(podman.commands());
 	ASSERT_TRUE(digest.out.starts_with("sha256:")) << digest.out;
 
@@ -198,7 +149,7 @@ TEST_P(PodmanContainer, AlertNamesContainerImageTagAndDigest)
 	const std::string name = "mxw-miner-" + std::to_string(getpid());
 	const std::string id = podman.run_detached(name, {image + ":" + tag, "--seconds", "90"});
 	ASSERT_EQ(id.size(), 64u) << id;
-	const Output pid = podman.podman({"inspect", "--format", "{{.State.Pid}}", id});
+	const CommandOutput pid = podman.podman({"inspect", "--format", "{{.State.Pid}}", id});
 	ASSERT_EQ(pid.status, 0) << podman.log(podman.commands());
 	const int miner = std::stoi(pid.out);
 	const auto alert = wait_for_alert(tmp.path("alerts.jsonl"), miner, ocsf, 90s, true);

@@ -9,6 +9,7 @@
 // real RandomX. The alert names the pod, its namespace, the container and its image.
 #include "harness.hpp"
 #include "peers.hpp"
+#include "scratch_image.hpp"
 
 #include "cri_lifecycle.pb.h"
 #include "cri_subset.grpc.pb.h"
@@ -39,22 +40,6 @@ namespace
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-struct Output {
-	int status = -1;
-	std::string out;
-};
-Output run_command(const std::vector<std::string> &argv, const fs::path &log, std::chrono::seconds timeout = 60s)
-{
-	const fs::path out = log.string() + ".out";
-	Child child(argv, {.stdout_path = out.string(), .stderr_path = log.string()});
-	Output o;
-	o.status = child.wait(timeout).value_or(-1000);
-	o.out = read_text(out);
-	while (!o.out.empty() && (o.out.back() == '\n' || o.out.back() == ' '))
-		o.out.pop_back();
-	return o;
-}
-
 std::optional<std::string> containerd_unavailable()
 {
 	for (const char *tool : {"/usr/bin/containerd", "/usr/bin/ctr", "/usr/bin/containerd-shim-runc-v2",
@@ -74,23 +59,6 @@ std::string random_uuid()
 		uuid += (i == 8 || i == 13 || i == 18 || i == 23) ? '-' : "0123456789abcdef"[hex(random)];
 	uuid[14] = '4';
 	return uuid;
-}
-
-// The cgroup v1 controllers' mount points and the cgroup2 one (hybrid or not).
-std::vector<fs::path> cgroup_mounts()
-{
-	std::vector<fs::path> mounts;
-	std::ifstream mountinfo("/proc/self/mountinfo");
-	for (std::string line; std::getline(mountinfo, line);) {
-		if (line.find(" - cgroup ") == std::string::npos && line.find(" - cgroup2 ") == std::string::npos)
-			continue;
-		std::istringstream fields(line);
-		std::string skip, root, mount_point;
-		fields >> skip >> skip >> skip >> root >> mount_point;
-		if (root == "/")
-			mounts.emplace_back(mount_point);
-	}
-	return mounts;
 }
 
 // A containerd of the test's own, with its CRI plugin.
@@ -192,6 +160,8 @@ public:
 	}
 
 	std::string socket() const { return (dir_ / "containerd.sock").string(); }
+	// Where the runc shim keeps each container's OCI bundle (NAMESPACE/ID/config.json).
+	std::string bundles() const { return (dir_ / "state/io.containerd.runtime.v2.task").string(); }
 	std::string log() const { return read_text(dir_ / "log/containerd.err"); }
 	runtime::v1::RuntimeService::Stub &stub() { return *stub_; }
 
@@ -200,26 +170,8 @@ public:
 	void import_image(const std::string &binary, const std::vector<std::string> &entrypoint,
 	                  const std::string &reference)
 	{
-		const std::string stem = fs::path(binary).filename();
-		const fs::path rootfs = dir_ / ("rootfs-" + stem);
-		fs::create_directories(rootfs);
-		fs::copy_file(binary, rootfs / stem);
-		const Output ldd = run_command({"/usr/bin/ldd", binary}, dir_ / "log/ldd.err");
-		ASSERT_EQ(ldd.status, 0) << read_text(dir_ / "log/ldd.err");
-		std::istringstream lines(ldd.out);
-		for (std::string line; std::getline(lines, line);) {
-			std::smatch m;
-			if (!std::regex_search(line, m, std::regex(R"((/[^ ]+) \(0x)")))
-				continue;
-			const fs::path library = m[1].str();
-			fs::create_directories(rootfs / library.relative_path().parent_path());
-			fs::copy_file(fs::canonical(library), rootfs / library.relative_path(),
-			              fs::copy_options::skip_existing);
-		}
-		const fs::path layer = dir_ / (stem + ".tar"), archive = dir_ / (stem + "-image.tar");
-		Output o =
-		    run_command({"/bin/tar", "-C", rootfs.string(), "-cf", layer.string(), "."}, dir_ / "log/tar.err");
-		ASSERT_EQ(o.status, 0) << read_text(dir_ / "log/tar.err");
+		const fs::path layer = scratch_layer(binary, dir_), archive = dir_ / (fs::path(binary).filename().string() + "-image.tar");
+		CommandOutput o;
 		std::string entry = "ENTRYPOINT [";
 		for (std::size_t i = 0; i < entrypoint.size(); i++)
 			entry += (i ? ",\"" : "\"") + entrypoint[i] + "\"";
@@ -439,7 +391,13 @@ struct PodSpec {
 	}
 };
 
-class ContainerdPod : public ::testing::TestWithParam<std::string>
+struct PodCase {
+	const char *name;
+	const char *format;
+	bool from_bundle; // the CRI socket absent: the names come from the container's config.json
+};
+
+class ContainerdPod : public ::testing::TestWithParam<PodCase>
 {
 };
 
@@ -447,7 +405,7 @@ TEST_P(ContainerdPod, AlertNamesPodNamespaceContainerAndImage)
 {
 	MXW_REQUIRE_PRIVILEGED();
 	MXW_REQUIRE_PEER(containerd_unavailable());
-	const bool ocsf = GetParam() == "ocsf";
+	const bool ocsf = std::string(GetParam().format) == "ocsf";
 	TempDir tmp;
 	PrivateContainerd containerd(tmp.path("containerd"));
 	containerd.import_image("/bin/sleep", {"/sleep", "infinity"}, "localhost/mxw-pause:1");
@@ -467,8 +425,12 @@ TEST_P(ContainerdPod, AlertNamesPodNamespaceContainerAndImage)
 	ASSERT_EQ(id.size(), 64u) << id;
 
 	// Only containerd is there to ask: the other runtimes' sockets are absent.
-	Child daemon({mxwatch_binary(), "--format", GetParam(), "--sink", "file:" + tmp.path("alerts.jsonl").string(),
-	              "--containerd-socket", containerd.socket(), "--crio-socket", tmp.path("no-crio.sock").string(),
+	// From its bundles, its socket is absent too.
+	const std::string socket =
+	    GetParam().from_bundle ? tmp.path("no-containerd.sock").string() : containerd.socket();
+	Child daemon({mxwatch_binary(), "--format", GetParam().format, "--sink",
+	              "file:" + tmp.path("alerts.jsonl").string(), "--containerd-socket", socket,
+	              "--containerd-bundles", containerd.bundles(), "--crio-socket", tmp.path("no-crio.sock").string(),
 	              "--docker-socket", tmp.path("no-docker.sock").string(), "--podman-socket",
 	              tmp.path("no-podman.sock").string(), "--cluster-name", "mxw-cluster", "run"},
 	             {.stdout_path = tmp.path("out").string(), .stderr_path = tmp.path("err.log").string()});
@@ -478,13 +440,15 @@ TEST_P(ContainerdPod, AlertNamesPodNamespaceContainerAndImage)
 	ASSERT_GT(miner, 0);
 	const std::string cgroup = read_text("/proc/" + std::to_string(miner) + "/cgroup");
 	EXPECT_NE(cgroup.find("/kubepods/besteffort/pod" + uid + "/" + id), std::string::npos) << cgroup;
+	const std::string config_json = read_text(fs::path(containerd.bundles()) / "k8s.io" / id / "config.json");
 	const auto alert = wait_for_alert(tmp.path("alerts.jsonl"), miner, ocsf, 90s, true);
 	containerd.stop_container(id);
 	daemon.signal(SIGTERM);
 	ASSERT_EQ(daemon.wait(30s), 0) << read_text(tmp.path("err.log"));
 	ASSERT_TRUE(alert.has_value()) << read_text(tmp.path("err.log")) << read_text(tmp.path("alerts.jsonl"));
-	std::cout << "containerd alert (" << GetParam() << "): " << alert->dump() << "\n";
+	std::cout << "containerd alert (" << GetParam().name << "): " << alert->dump() << "\n";
 	SCOPED_TRACE(alert->dump(2));
+	SCOPED_TRACE("the container's config.json: " + config_json);
 	if (!ocsf) {
 		const auto &c = (*alert)["container"];
 		EXPECT_EQ(c["id"], id);
@@ -513,22 +477,67 @@ TEST_P(ContainerdPod, AlertNamesPodNamespaceContainerAndImage)
 		EXPECT_EQ(o["pod_name"], pod_name);
 		EXPECT_EQ(o["cluster"], "mxw-cluster");
 	}
-	EXPECT_EQ(read_text(tmp.path("err.log")).find("container runtime containerd"), std::string::npos)
-	    << "no failure warned: " << read_text(tmp.path("err.log"));
+	const std::string log = read_text(tmp.path("err.log"));
+	if (GetParam().from_bundle) {
+		// The CRI's failure is still warned (once) and says where the names came from.
+		EXPECT_NE(log.find("container runtime containerd (unix://" + socket + ")"), std::string::npos) << log;
+		EXPECT_NE(log.find("but those in its OCI bundles"), std::string::npos) << log;
+		EXPECT_EQ(log.find("could not be read"), std::string::npos) << log;
+	} else {
+		EXPECT_EQ(log.find("container runtime containerd"), std::string::npos) << "no failure warned: " << log;
+	}
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, ContainerdPod, ::testing::Values("ecs", "ocsf"),
-                         [](const auto &info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Sources, ContainerdPod,
+                         ::testing::Values(PodCase{"ecs", "ecs", false}, PodCase{"ocsf", "ocsf", false},
+                                           PodCase{"config_json", "ecs", true}),
+                         [](const auto &info) { return std::string(info.param.name); });
 
-double unix_seconds_of(const std::string &rfc3339)
+// `check` shows the pod, its namespace and the image.
+TEST(ContainerdCheck, ReportShowsPodNamespaceAndImage)
 {
-	std::tm tm{};
-	int millis = 0;
-	std::sscanf(rfc3339.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-	            &tm.tm_min, &tm.tm_sec, &millis);
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return static_cast<double>(timegm(&tm)) + millis / 1000.0;
+	MXW_REQUIRE_PRIVILEGED();
+	MXW_REQUIRE_PEER(containerd_unavailable());
+	TempDir tmp;
+	PrivateContainerd containerd(tmp.path("containerd"));
+	containerd.import_image("/bin/sleep", {"/sleep", "infinity"}, "localhost/mxw-pause:1");
+	const std::string image = "localhost/mxw-randomx";
+	const std::string tag = "check-" + std::to_string(getpid());
+	containerd.import_image(workload("mxw-randomx"), {"/mxw-randomx"}, image + ":" + tag);
+	if (HasFatalFailure())
+		return;
+	const PodSpec spec;
+	const runtime::v1::PodSandboxConfig pod = spec.sandbox(tmp.path("containerd/pods"));
+	const std::string sandbox = containerd.run_pod(pod);
+	ASSERT_FALSE(sandbox.empty());
+	const std::string id = containerd.create_container(sandbox, spec.container("miner", image + ":" + tag, 60), pod);
+	ASSERT_EQ(id.size(), 64u) << id;
+
+	Child checker({mxwatch_binary(), "--containerd-socket", containerd.socket(), "--crio-socket",
+	               tmp.path("no-crio.sock").string(), "--docker-socket", tmp.path("no-docker.sock").string(),
+	               "--podman-socket", tmp.path("no-podman.sock").string(), "check", "--json", "--duration", "12"},
+	              {.stdout_path = tmp.path("out.json").string(), .stderr_path = tmp.path("err.log").string()});
+	ASSERT_TRUE(wait_for_text(tmp.path("err.log"), "attached", 60s)) << read_text(tmp.path("err.log"));
+	const int miner = containerd.start_container(id);
+	ASSERT_GT(miner, 0);
+	const auto status = checker.wait(120s);
+	containerd.stop_container(id);
+	ASSERT_EQ(status, 1) << read_text(tmp.path("err.log"));
+	const auto document = nlohmann::json::parse(read_text(tmp.path("out.json")), nullptr, false);
+	const nlohmann::json *entry = nullptr;
+	for (const auto &process : document["processes"])
+		if (process.value("pid", 0) == miner)
+			entry = &process;
+	ASSERT_NE(entry, nullptr) << document.dump(2);
+	SCOPED_TRACE(entry->dump(2));
+	EXPECT_EQ((*entry)["verdict"], "miner");
+	const auto &c = (*entry)["container"];
+	EXPECT_EQ(c["runtime"], "containerd");
+	EXPECT_EQ(c["name"], "miner");
+	EXPECT_EQ(c["image"], image);
+	EXPECT_EQ(c["image_tag"], tag);
+	EXPECT_EQ(c["pod"], spec.name);
+	EXPECT_EQ(c["namespace"], spec.ns);
 }
 
 // mxwatch's stdout through a FIFO: each line with the time it arrived.

@@ -135,6 +135,22 @@ bool wait_for_text(const std::filesystem::path &path, const std::string &text, s
 	return false;
 }
 
+std::vector<std::filesystem::path> cgroup_mounts()
+{
+	std::vector<std::filesystem::path> mounts;
+	std::ifstream mountinfo("/proc/self/mountinfo");
+	for (std::string line; std::getline(mountinfo, line);) {
+		if (line.find(" - cgroup ") == std::string::npos && line.find(" - cgroup2 ") == std::string::npos)
+			continue;
+		std::istringstream fields(line);
+		std::string skip, root, mount_point;
+		fields >> skip >> skip >> skip >> root >> mount_point;
+		if (root == "/")
+			mounts.emplace_back(mount_point);
+	}
+	return mounts;
+}
+
 std::vector<std::string> loaded_bpf_program_names()
 {
 	std::vector<std::string> names;

@@ -99,6 +99,9 @@ std::optional<nlohmann::json> first_alert(const std::filesystem::path &path, int
 std::optional<nlohmann::json> wait_for_alert(const std::filesystem::path &path, int pid, bool ocsf,
 					     std::chrono::seconds timeout, bool strict = false);
 
+// The mount points of the cgroup v1 controllers and of cgroup2 (hybrid or not).
+std::vector<std::filesystem::path> cgroup_mounts();
+
 // Names of loaded BPF programs (as the kernel reports them, at most 15 characters).
 std::vector<std::string> loaded_bpf_program_names();
 
