@@ -21,6 +21,8 @@ packages=(
 	podman runc conmon tar
 	# ... and a real containerd with its CRI plugin (tests/integration/containerd_cri_test.cpp)
 	containerd
+	# ... and a real Docker Engine (tests/integration/docker_container_test.cpp)
+	docker.io
 	# the http sink tests make a test CA
 	openssl
 	# the non-root test: setpriv
