@@ -27,8 +27,8 @@ packages=(
 	openssl
 	# the non-root test: setpriv
 	util-linux
-	# the evaluation's benign workloads (bench/eval)
-	stress-ng python3
+	# the evaluation's benign workloads (bench/eval), CGAL's exact predicates among them
+	stress-ng python3 libcgal-dev
 	# bench (bench/perf: the reference script, `perf bench sched pipe`)
 	bpftrace linux-perf
 	git procps

@@ -87,6 +87,7 @@ workloads=(
 	"stress-ng-cpu-all|benign|stress-ng --cpu 2 --cpu-method all --timeout ${b}s --quiet|$b"
 	"stress-ng-fp-error|benign|stress-ng --fp-error 2 --timeout ${b}s --quiet|$b"
 	"compiler-g++|benign|compile_loop $b|$b"
+	"cgal-exact-predicates|benign|$w/mxw-cgal --seconds $b|$b"
 	"python3|benign|python_loop $b|$b"
 )
 # Real RandomX built from source with the rounding evasions patched in (local only).
