@@ -54,6 +54,7 @@ struct fpu {
 };
 
 struct task_struct {
+	unsigned int flags; /* PF_* */
 	struct task_struct *group_leader;
 	__u64 start_time;
 };
