@@ -375,6 +375,7 @@ SamplerCounters KernelSampler::counters() const
 	c.deferred_budget = sums[MXW_CTR_DEFERRED_BUDGET];
 	c.deferred_full = sums[MXW_CTR_DEFERRED_FULL];
 	c.lost_samples = sums[MXW_CTR_LOST_SAMPLES];
+	c.followed_threads = skeleton_->bss->followed_threads;
 	return c;
 }
 

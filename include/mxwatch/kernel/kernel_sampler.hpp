@@ -46,6 +46,9 @@ struct SamplerCounters {
 	std::uint64_t deferred_budget = 0; // summaries held back: their process's budget was spent
 	std::uint64_t deferred_full = 0;   // summaries held back: ring buffer full
 	std::uint64_t lost_samples = 0;    // samples in the `lost` records
+	// Not a counter: the live entries of the tracking map (threads followed now);
+	// with the LRU fallback, entries it evicted stay counted.
+	std::uint64_t followed_threads = 0;
 };
 
 // Is the program still attached and running, and is what it sends still read?
