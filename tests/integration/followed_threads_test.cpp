@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Issue #16, "nothing lost, memory bounded": the kernel side's entry per
+// followed thread (`tracked`, a plain hash) is freed when its thread exits, and
+// not created again by the FPU state the kernel drops after the exit hook ran
+// (exit_thread() -> fpu__drop() fires x86_fpu_regs_deactivated once more, with
+// the thread's last saved MXCSR). 5,000 short-lived threads that each leave the
+// default mode and exit in it: every one is followed (a record each), and once
+// they are gone mxwatch_kernel_followed_threads is back to 0, nothing lost, no
+// thread refused for a full map. Entries re-created after the exit hook would
+// stay forever and keep the gauge at about 5,000.
+#include "harness.hpp"
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+namespace mxwatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int kThreads = 5000;
+
+TEST(FollowedThreads, ReturnToZeroAfterFiveThousandThreadsExitRoundingUpward)
+{
+	MXW_REQUIRE_PRIVILEGED();
+	TempDir tmp;
+	Child daemon({mxwatch_binary(), "--sink", "file:" + tmp.path("alerts.jsonl").string(), "--metrics-address",
+		      "127.0.0.1:0", "run"},
+		     {.stdout_path = "/dev/null", .stderr_path = tmp.path("err.log").string()});
+	ASSERT_TRUE(wait_for_text(tmp.path("err.log"), "watching", 60s)) << read_text(tmp.path("err.log"));
+	const auto address = logged_metrics_address(read_text(tmp.path("err.log")));
+	ASSERT_TRUE(address) << read_text(tmp.path("err.log"));
+	const auto metric = [&](const std::string &series) { return scrape_metric(*address, series); };
+	const auto followed = [&] { return metric("mxwatch_kernel_followed_threads"); };
+
+	// Other threads of the host may be followed for a moment (none should be for long).
+	ASSERT_TRUE(wait_until([&] { return followed() == 0.0; }, 10s))
+		<< "threads of other processes are followed before the churn: " << followed().value_or(-1);
+	const double sent_before = metric("mxwatch_kernel_records_sent_total").value_or(0);
+
+	Child churn({workload("mxw-thread-churn"), "--threads", std::to_string(kThreads), "--batch", "50"},
+		    {.stdout_path = tmp.path("churn.out").string()});
+	ASSERT_EQ(churn.wait(120s), std::optional<int>(0)) << read_text(tmp.path("churn.out"));
+	const auto ended = std::chrono::steady_clock::now();
+	std::this_thread::sleep_for(1s); // the snapshot is published every second
+
+	std::optional<double> left;
+	const bool back_to_zero = wait_until(
+		[&] {
+			left = followed();
+			return left == 0.0;
+		},
+		10s);
+	const double settled = std::chrono::duration<double>(std::chrono::steady_clock::now() - ended).count();
+	const double sent = metric("mxwatch_kernel_records_sent_total").value_or(0) - sent_before;
+	const auto lost = metric("mxwatch_kernel_records_lost_total");
+	const auto lost_samples = metric("mxwatch_kernel_samples_lost_total");
+	const auto track_failures = metric("mxwatch_kernel_track_failures_total");
+	std::cout << "[ churn    ] " << read_text(tmp.path("churn.out")) << "[ churn    ] " << sent
+		  << " records sent; followed threads " << left.value_or(-1) << " " << settled
+		  << " s after the churn ended; lost " << lost.value_or(-1) << " records (" << lost_samples.value_or(-1)
+		  << " samples), " << track_failures.value_or(-1) << " track failures\n";
+
+	EXPECT_TRUE(back_to_zero) << left.value_or(-1) << " threads still followed " << settled
+				  << " s after all " << kThreads << " exited";
+	// Each thread was switched out in upward mode: followed, its first sample sent.
+	EXPECT_GE(sent, kThreads);
+	EXPECT_EQ(lost, 0.0);
+	EXPECT_EQ(lost_samples, 0.0);
+	EXPECT_EQ(track_failures, 0.0);
+
+	daemon.signal(SIGTERM);
+	ASSERT_EQ(daemon.wait(30s), std::optional<int>(0)) << read_text(tmp.path("err.log"));
+}
+
+} // namespace
+} // namespace mxwatch::test
