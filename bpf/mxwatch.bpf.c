@@ -23,7 +23,9 @@
  * one by one as sample records, within its process's budget; past the budget
  * they are counted as lost. (If the exit hook cannot be attached, user space
  * loads `tracked` as an LRU hash instead, so that exited threads' entries are
- * evicted: then an eviction drops the counts pending in it.)
+ * evicted: then an eviction drops the counts pending in it.) The exit hook
+ * is two programs: one on sched_process_exit, one on sched_process_exec (a
+ * thread that execs takes its leader's id, and its own goes away).
  *
  * Raw mode (`mxwatch record --raw`): every non-default sample and every return
  * to the default mode is sent as a sample record instead, runs of default
@@ -466,4 +468,52 @@ SEC("tracepoint/sched/sched_process_exit")
 int mxw_exit_tracepoint(void *ctx)
 {
 	return on_thread_exit();
+}
+
+/*
+ * A thread other than the leader calls execve(): de_thread() gives it the
+ * leader's thread id, and the id it had goes away without an exit. Its entry
+ * under that id would never be freed: its counts go out as its last summary
+ * (under the old id) and the entry is freed, as at an exit.
+ */
+static __always_inline int on_exec(__u32 old_tid)
+{
+	struct tracked_thread *thread;
+	__u64 pid_tgid, old;
+
+	if (!followed_threads)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	old = (pid_tgid & 0xffffffff00000000ull) | old_tid;
+	if (old == pid_tgid || !*follow_slot(old))
+		return 0;
+	thread = bpf_map_lookup_elem(&tracked, &old);
+	if (!thread)
+		return 0;
+	if (!raw_samples && thread->first_pending_ns &&
+	    summary__emit(old, thread, MXW_SAMPLE_F_LAST, bpf_ktime_get_ns())) {
+		counter__inc(MXW_CTR_LOST);
+		counter__add(MXW_CTR_LOST_SAMPLES, counts__samples(&thread->pending));
+	}
+	thread__unfollow(old);
+	return 0;
+}
+
+/* sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) */
+SEC("tp_btf/sched_process_exec")
+int mxw_exec_tp_btf(__u64 *ctx)
+{
+	return on_exec((__u32)ctx[1]);
+}
+
+SEC("raw_tp/sched_process_exec")
+int mxw_exec_raw_tp(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_exec((__u32)ctx->args[1]);
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int mxw_exec_tracepoint(struct trace_event_raw_sched_process_exec *ctx)
+{
+	return on_exec(ctx->old_pid);
 }

@@ -75,6 +75,14 @@ struct trace_event_raw_x86_fpu {
 	__u64 xcomp_bv;
 };
 
+/* Context of the classic tracepoint sched:sched_process_exec. */
+struct trace_event_raw_sched_process_exec {
+	struct trace_entry ent;
+	__u32 __data_loc_filename;
+	int pid;
+	int old_pid;
+};
+
 #pragma clang attribute pop
 
 #endif /* MXWATCH_VMLINUX_SUBSET_H */

@@ -79,6 +79,21 @@ bpf_program *exit_program_for(mxwatch_bpf *skeleton, AttachType type)
 	return nullptr;
 }
 
+bpf_program *exec_program_for(mxwatch_bpf *skeleton, AttachType type)
+{
+	switch (type) {
+	case AttachType::TpBtf:
+		return skeleton->progs.mxw_exec_tp_btf;
+	case AttachType::RawTp:
+		return skeleton->progs.mxw_exec_raw_tp;
+	case AttachType::Tracepoint:
+		return skeleton->progs.mxw_exec_tracepoint;
+	case AttachType::Auto:
+		break;
+	}
+	return nullptr;
+}
+
 // Context switches since boot, from /proc/stat's "ctxt" line; 0 if unreadable.
 std::uint64_t context_switches()
 {
@@ -197,6 +212,7 @@ void KernelSampler::open_and_load(const SamplerOptions &options, AttachType type
 	for (auto candidate : {AttachType::TpBtf, AttachType::RawTp, AttachType::Tracepoint}) {
 		bpf_program__set_autoload(program_for(skel, candidate), candidate == type);
 		bpf_program__set_autoload(exit_program_for(skel, candidate), candidate == type && !evicting);
+		bpf_program__set_autoload(exec_program_for(skel, candidate), candidate == type && !evicting);
 	}
 
 	if (int err = mxwatch_bpf__load(skel))
@@ -208,12 +224,14 @@ void KernelSampler::open_and_load(const SamplerOptions &options, AttachType type
 void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType type)
 {
 	// The exit hook before the program that creates entries: `tracked` is a
-	// plain hash, whose entries only the exit hook frees when threads exit.
+	// plain hash, whose entries only the exit hook frees when threads exit (or
+	// exec, which takes a thread's id away).
 	// Without the hook the map must be an LRU hash, which evicts the entries of
 	// exited threads (and, when full, those of live ones with their counts).
 	open_and_load(options, type, false);
 	if (const int err = attach_exit_hook(type)) {
-		spdlog::warn("attaching {} to sched_process_exit failed ({}): the tracking map is reloaded as an "
+		spdlog::warn("attaching {} to sched_process_exit or sched_process_exec failed ({}): the tracking map "
+			     "is reloaded as an "
 			     "LRU hash, so followed threads' entries may be evicted, with the counts pending in them, "
 			     "and the last counts of exiting threads are not reported",
 			     to_string(type), errno_text(err));
@@ -259,9 +277,26 @@ void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType ty
 						       options.process_budget));
 }
 
+// The exit hook: the programs that free a thread's entry when its id goes away,
+// on sched_process_exit and on sched_process_exec (a thread other than the
+// leader that execs takes the leader's id).
 int KernelSampler::attach_exit_hook(AttachType type)
 {
 	mxwatch_bpf *skel = skeleton_.get();
+	bpf_link *exec_link = bpf_program__attach(exec_program_for(skel, type));
+	if (!exec_link)
+		return errno ? errno : EINVAL;
+	switch (type) {
+	case AttachType::TpBtf:
+		skel->links.mxw_exec_tp_btf = exec_link;
+		break;
+	case AttachType::RawTp:
+		skel->links.mxw_exec_raw_tp = exec_link;
+		break;
+	default:
+		skel->links.mxw_exec_tracepoint = exec_link;
+		break;
+	}
 	bpf_link *link = bpf_program__attach(exit_program_for(skel, type));
 	if (!link)
 		return errno ? errno : EINVAL;

@@ -8,12 +8,19 @@
  * before the next starts, so only a batch is alive at a time.
  *
  *   mxw-thread-churn [--threads 5000] [--batch 50 (1-1000)] [--sleep-us 1000]
+ *                    [--exec-from-thread 0]
+ *
+ * --exec-from-thread N  then N times: fork a process whose second thread sets
+ *                       FE_UPWARD, sleeps like the others and calls execve()
+ *                       (/bin/true): the kernel gives it the leader's thread
+ *                       id, and its own goes away without an exit.
  *
  * It exercises the kernel side's entry per followed thread: every one must be
  * freed at its thread's exit, and none re-created by the FPU state the kernel
  * drops after the exit hook ran (tests/integration/followed_threads_test.cpp).
- * At the end it prints one line: threads run, and those that did not read back
- * FE_UPWARD before exiting (must be 0). Exit 2 if a thread cannot be created.
+ * At the end it prints one line: threads run, those that did not read back
+ * FE_UPWARD before exiting (must be 0), and execs that failed (must be 0).
+ * Exit 2 if a thread cannot be created.
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -21,6 +28,8 @@
 #include <errno.h>
 #include <fenv.h>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char prog[] = "mxw-thread-churn";
 
@@ -41,6 +50,41 @@ static void *churn_thread(void *arg)
 	if (fegetround() != FE_UPWARD)
 		__atomic_fetch_add(&not_upward, 1, __ATOMIC_RELAXED);
 	return NULL; /* exits rounding upward */
+}
+
+static void *exec_thread(void *arg)
+{
+	volatile double x = 1.0;
+
+	(void)arg;
+	fesetround(FE_UPWARD);
+	for (int i = 0; i < 1000; i++)
+		x = x * 1.0000001 + 1e-7;
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(sleep_s * 1e9)};
+	nanosleep(&ts, NULL);
+	nanosleep(&ts, NULL);
+	execl("/bin/true", "true", (char *)NULL);
+	return NULL;
+}
+
+/* A child whose second thread execs; 0 when it ran /bin/true. */
+static int exec_from_thread(void)
+{
+	const pid_t pid = fork();
+	int status = 0;
+
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		pthread_t id;
+
+		if (pthread_create(&id, NULL, exec_thread, NULL) == 0)
+			pthread_join(id, NULL); /* the exec ends this process image */
+		_exit(3);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return 1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -77,7 +121,12 @@ int main(int argc, char **argv)
 			pthread_join(ids[i], NULL);
 		started += n;
 	}
-	printf("%s: %d threads in batches of %d in %.2f s, %d did not read FE_UPWARD back\n", prog, started, batch,
-	       workload_now() - start, not_upward);
-	return not_upward ? 1 : 0;
+	const int execs = (int)workload_arg(argc, argv, "--exec-from-thread", 0);
+	int exec_failures = 0;
+	for (int i = 0; i < execs; i++)
+		exec_failures += exec_from_thread();
+	printf("%s: %d threads in batches of %d, %d execs from a second thread in %.2f s, %d did not read FE_UPWARD "
+	       "back, %d execs failed\n",
+	       prog, started, batch, execs, workload_now() - start, not_upward, exec_failures);
+	return not_upward || exec_failures ? 1 : 0;
 }
