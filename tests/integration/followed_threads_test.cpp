@@ -11,6 +11,10 @@
 // than the leader that exec (their thread id goes away without an exit).
 #include "harness.hpp"
 
+#include "mxwatch/kernel/kernel_sampler.hpp"
+#include "mxwatch_event.h"
+
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -90,6 +94,45 @@ TEST(FollowedThreads, ReturnToZeroAfterSecondThreadsExec)
 {
 	MXW_REQUIRE_PRIVILEGED();
 	expect_nothing_left_followed({"--threads", "0", "--exec-from-thread", "100"}, 100);
+}
+
+// A map too small for the churn: the threads it cannot follow send their
+// samples on their own (MXW_SAMPLE_F_UNFOLLOWED) within their process's
+// budget, or are counted as lost; none goes unaccounted. The sampler alone,
+// with a 16-entry map, reading every record itself.
+TEST(FollowedThreads, SamplesOfThreadsAFullMapCannotFollowAreSentOrCountedLost)
+{
+	MXW_REQUIRE_PRIVILEGED();
+	TempDir tmp;
+	SamplerOptions options;
+	options.max_tracked_threads = 16;
+	std::uint64_t unfollowed = 0;
+	KernelSampler sampler(options, [&](const Sample &sample) {
+		if (sample.flags & MXW_SAMPLE_F_UNFOLLOWED)
+			unfollowed++;
+	});
+	Child churn({workload("mxw-thread-churn"), "--threads", "2000", "--batch", "50"},
+		    {.stdout_path = tmp.path("churn.out").string()});
+	std::optional<int> status;
+	const auto deadline = std::chrono::steady_clock::now() + 120s;
+	std::uint64_t most_followed = 0;
+	while (!(status = churn.wait(0ms)) && std::chrono::steady_clock::now() < deadline) {
+		sampler.poll(50);
+		most_followed = std::max(most_followed, sampler.counters().followed_threads);
+	}
+	ASSERT_EQ(status, std::optional<int>(0)) << read_text(tmp.path("churn.out"));
+	for (int i = 0; i < 10; i++) // what is still in the ring buffer
+		sampler.poll(100);
+	const SamplerCounters c = sampler.counters();
+	std::cout << "[ churn    ] " << read_text(tmp.path("churn.out")) << "[ churn    ] 16-entry map: at most "
+		  << most_followed << " followed, " << c.track_failed << " track failures, " << unfollowed
+		  << " unfollowed samples received, " << c.lost << " records lost (" << c.lost_samples
+		  << " samples), " << c.followed_threads << " followed at the end\n";
+	EXPECT_LE(most_followed, 16u);
+	EXPECT_GT(c.track_failed, 0u) << "the map never filled: the test proves nothing";
+	// Each failed insert is one sample: received on its own, or counted lost.
+	EXPECT_EQ(unfollowed + c.lost_samples, c.track_failed);
+	EXPECT_EQ(c.followed_threads, 0u);
 }
 
 } // namespace
