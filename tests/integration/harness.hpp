@@ -99,6 +99,9 @@ std::optional<nlohmann::json> first_alert(const std::filesystem::path &path, int
 std::optional<nlohmann::json> wait_for_alert(const std::filesystem::path &path, int pid, bool ocsf,
 					     std::chrono::seconds timeout, bool strict = false);
 
+// Names of loaded BPF programs (as the kernel reports them, at most 15 characters).
+std::vector<std::string> loaded_bpf_program_names();
+
 // The value of one sample line (`name{labels} value`) of a Prometheus text
 // exposition, or nothing when the series is absent.
 std::optional<double> metric_value(const std::string &exposition, const std::string &series);
@@ -108,9 +111,6 @@ std::optional<double> scrape_metric(const std::string &address, const std::strin
 // "HOST:PORT" from mxwatch's `metrics on http://HOST:PORT/metrics` log line
 // (what --metrics-address 127.0.0.1:0 bound), or nothing.
 std::optional<std::string> logged_metrics_address(const std::string &log);
-
-// Names of loaded BPF programs (as the kernel reports them, at most 15 characters).
-std::vector<std::string> loaded_bpf_program_names();
 
 // Runs `mxwatch check --json` with `extra` arguments while `workloads` run.
 // The workloads start once mxwatch has attached.
