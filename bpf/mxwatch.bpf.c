@@ -17,6 +17,16 @@
  * that stays in the default mode for forget_after_ns, or exits, is no longer
  * followed; its last summary says so.
  *
+ * `tracked` is a plain hash: an entry goes only when its thread is no longer
+ * followed, with its counts sent, never evicted with counts pending. A thread
+ * that cannot be followed because the map is full sends its non-default samples
+ * one by one as sample records, within its process's budget; past the budget
+ * they are counted as lost. (If the exit hook cannot be attached, user space
+ * loads `tracked` as an LRU hash instead, so that exited threads' entries are
+ * evicted: then an eviction drops the counts pending in it.) The exit hook
+ * is two programs: one on sched_process_exit, one on sched_process_exec (a
+ * thread that execs takes its leader's id, and its own goes away).
+ *
  * Raw mode (`mxwatch record --raw`): every non-default sample and every return
  * to the default mode is sent as a sample record instead, runs of default
  * samples in between folded into a count carried by the thread's next record
@@ -50,8 +60,9 @@ const volatile __u64 summary_max_delay_ns = 1000000000ull;
  * line the hot path touches costs a miss after the context switch in between).
  * fpu_layout_seen: which struct fpu layout CO-RE chose, read by user space.
  * followed_threads: entries the program added to `tracked` minus those it
- * removed; 0 means no thread is followed, so a default-mode sample needs no
- * further look. Entries the LRU evicts stay counted: a cost, never a miss.
+ * removed, the live entries (user space exports it as a gauge); 0 means no
+ * thread is followed, so a default-mode sample needs no further look. With the
+ * LRU fallback, entries it evicts stay counted: a cost, never a miss.
  */
 __u32 fpu_layout_seen = MXW_FPU_LAYOUT_UNKNOWN;
 __u32 followed_threads;
@@ -101,9 +112,9 @@ struct {
 } events SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384); /* resized by user space before load */
-	__type(key, __u64);         /* bpf_get_current_pid_tgid() */
+	__uint(type, BPF_MAP_TYPE_HASH); /* LRU_HASH without the exit hook (user space) */
+	__uint(max_entries, 16384);      /* resized by user space before load */
+	__type(key, __u64);              /* bpf_get_current_pid_tgid() */
 	__type(value, struct tracked_thread);
 } tracked SEC(".maps");
 
@@ -250,6 +261,25 @@ static __always_inline void thread__count(__u64 pid_tgid, struct tracked_thread 
 	thread->last_sent_ns = now;
 }
 
+/* PF_EXITING (include/linux/sched.h), unchanged since before 5.10. */
+#define MXW_PF_EXITING 0x00000004u
+
+/*
+ * Whether the current task is exiting: do_exit() sets PF_EXITING, then runs the
+ * exit hook, and later exit_thread() -> fpu__drop() -> fpregs_deactivate()
+ * fires x86_fpu_regs_deactivated once more with the thread's last saved MXCSR
+ * (already sampled when it was saved; for a thread never switched out, its
+ * parent's at clone). Following such a thread would create an entry after the
+ * exit hook freed it, never freed again. bpf_get_current_task(), not the
+ * BTF-typed variant: that one is 5.11+ and not for every attach type.
+ */
+static __always_inline int current__exiting(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, flags) & MXW_PF_EXITING;
+}
+
 static __always_inline void sample__emit(__u64 pid_tgid, const struct mxw_fpu_regs *regs,
 					 __u32 extra_flags, __u32 default_skipped, __u64 now)
 {
@@ -278,6 +308,21 @@ static __always_inline void sample__emit(__u64 pid_tgid, const struct mxw_fpu_re
 	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
 	bpf_ringbuf_submit(rec, ringbuf__wakeup_flags());
 	counter__inc(MXW_CTR_SENT);
+}
+
+/*
+ * A sample of a thread that could not be followed (`tracked` full): nothing in
+ * the kernel counts it, so it goes out on its own, within its process's budget
+ * like a summary; past the budget it is lost, and counted as such.
+ */
+static __always_inline void sample__emit_unfollowed(__u64 pid_tgid, const struct mxw_fpu_regs *regs, __u64 now)
+{
+	if (!budget__take(pid_tgid >> 32, now)) {
+		counter__inc(MXW_CTR_LOST);
+		counter__inc(MXW_CTR_LOST_SAMPLES);
+		return;
+	}
+	sample__emit(pid_tgid, regs, MXW_SAMPLE_F_UNFOLLOWED, 0, now);
 }
 
 static __always_inline int on_regs_deactivated(struct fpu *fpu, const int typed)
@@ -309,6 +354,8 @@ static __always_inline int on_regs_deactivated(struct fpu *fpu, const int typed)
 	if (!thread) {
 		if (rc == 0)
 			return 0;
+		if (current__exiting())
+			return 0; /* past its exit hook: see current__exiting() */
 		now = bpf_ktime_get_ns();
 		struct tracked_thread fresh = {
 			.last_sent_ns = now,
@@ -318,12 +365,13 @@ static __always_inline int on_regs_deactivated(struct fpu *fpu, const int typed)
 			.last_flags = regs.flags,
 			.last_x87_cw = regs.x87_cw,
 		};
-		if (bpf_map_update_elem(&tracked, &pid_tgid, &fresh, BPF_NOEXIST))
+		if (bpf_map_update_elem(&tracked, &pid_tgid, &fresh, BPF_NOEXIST)) {
 			counter__inc(MXW_CTR_TRACK_FAILED);
-		else {
-			__sync_fetch_and_add(follow_slot(pid_tgid), 1);
-			__sync_fetch_and_add(&followed_threads, 1);
+			sample__emit_unfollowed(pid_tgid, &regs, now);
+			return 0;
 		}
+		__sync_fetch_and_add(follow_slot(pid_tgid), 1);
+		__sync_fetch_and_add(&followed_threads, 1);
 		sample__emit(pid_tgid, &regs, MXW_SAMPLE_F_FIRST, 0, now);
 		return 0;
 	}
@@ -420,4 +468,52 @@ SEC("tracepoint/sched/sched_process_exit")
 int mxw_exit_tracepoint(void *ctx)
 {
 	return on_thread_exit();
+}
+
+/*
+ * A thread other than the leader calls execve(): de_thread() gives it the
+ * leader's thread id, and the id it had goes away without an exit. Its entry
+ * under that id would never be freed: its counts go out as its last summary
+ * (under the old id) and the entry is freed, as at an exit.
+ */
+static __always_inline int on_exec(__u32 old_tid)
+{
+	struct tracked_thread *thread;
+	__u64 pid_tgid, old;
+
+	if (!followed_threads)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	old = (pid_tgid & 0xffffffff00000000ull) | old_tid;
+	if (old == pid_tgid || !*follow_slot(old))
+		return 0;
+	thread = bpf_map_lookup_elem(&tracked, &old);
+	if (!thread)
+		return 0;
+	if (!raw_samples && thread->first_pending_ns &&
+	    summary__emit(old, thread, MXW_SAMPLE_F_LAST, bpf_ktime_get_ns())) {
+		counter__inc(MXW_CTR_LOST);
+		counter__add(MXW_CTR_LOST_SAMPLES, counts__samples(&thread->pending));
+	}
+	thread__unfollow(old);
+	return 0;
+}
+
+/* sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) */
+SEC("tp_btf/sched_process_exec")
+int mxw_exec_tp_btf(__u64 *ctx)
+{
+	return on_exec((__u32)ctx[1]);
+}
+
+SEC("raw_tp/sched_process_exec")
+int mxw_exec_raw_tp(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_exec((__u32)ctx->args[1]);
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int mxw_exec_tracepoint(struct trace_event_raw_sched_process_exec *ctx)
+{
+	return on_exec(ctx->old_pid);
 }

@@ -51,6 +51,10 @@ enum mxw_sample_flags {
 	/* Last record of a thread the kernel side stops following (it stayed in
 	 * the default mode long enough); later samples start a new track. */
 	MXW_SAMPLE_F_LAST = 1u << 2,
+	/* A sample of a thread the kernel side could not follow (its tracking map
+	 * was full): sent on its own, within its process's budget; the thread's
+	 * default-mode samples are not seen. */
+	MXW_SAMPLE_F_UNFOLLOWED = 1u << 4,
 };
 
 /* Which struct fpu layout CO-RE resolved on this kernel (see core_fixes.bpf.h). */

@@ -54,6 +54,7 @@ struct fpu {
 };
 
 struct task_struct {
+	unsigned int flags; /* PF_* */
 	struct task_struct *group_leader;
 	__u64 start_time;
 };
@@ -72,6 +73,14 @@ struct trace_event_raw_x86_fpu {
 	_Bool load_fpu;
 	__u64 xfeatures;
 	__u64 xcomp_bv;
+};
+
+/* Context of the classic tracepoint sched:sched_process_exec. */
+struct trace_event_raw_sched_process_exec {
+	struct trace_entry ent;
+	__u32 __data_loc_filename;
+	int pid;
+	int old_pid;
 };
 
 #pragma clang attribute pop

@@ -79,6 +79,21 @@ bpf_program *exit_program_for(mxwatch_bpf *skeleton, AttachType type)
 	return nullptr;
 }
 
+bpf_program *exec_program_for(mxwatch_bpf *skeleton, AttachType type)
+{
+	switch (type) {
+	case AttachType::TpBtf:
+		return skeleton->progs.mxw_exec_tp_btf;
+	case AttachType::RawTp:
+		return skeleton->progs.mxw_exec_raw_tp;
+	case AttachType::Tracepoint:
+		return skeleton->progs.mxw_exec_tracepoint;
+	case AttachType::Auto:
+		break;
+	}
+	return nullptr;
+}
+
 // Context switches since boot, from /proc/stat's "ctxt" line; 0 if unreadable.
 std::uint64_t context_switches()
 {
@@ -170,9 +185,11 @@ void KernelSampler::map_consumer_position()
 	consumed_bytes_ = *consumer_pos_;
 }
 
-void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType type)
+void KernelSampler::open_and_load(const SamplerOptions &options, AttachType type, bool evicting)
 {
 	ring_buffer_.reset();
+	link_ = nullptr;
+	exit_link_ = nullptr;
 	skeleton_.reset(mxwatch_bpf__open());
 	if (!skeleton_)
 		throw SetupError(fmt::format("cannot open the BPF object: {}", errno_text(errno)));
@@ -190,15 +207,38 @@ void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType ty
 	bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes);
 	bpf_map__set_max_entries(skel->maps.tracked, options.max_tracked_threads);
 	bpf_map__set_max_entries(skel->maps.budgets, options.max_tracked_threads);
+	if (evicting)
+		bpf_map__set_type(skel->maps.tracked, BPF_MAP_TYPE_LRU_HASH);
 	for (auto candidate : {AttachType::TpBtf, AttachType::RawTp, AttachType::Tracepoint}) {
 		bpf_program__set_autoload(program_for(skel, candidate), candidate == type);
-		bpf_program__set_autoload(exit_program_for(skel, candidate), candidate == type);
+		bpf_program__set_autoload(exit_program_for(skel, candidate), candidate == type && !evicting);
+		bpf_program__set_autoload(exec_program_for(skel, candidate), candidate == type && !evicting);
 	}
 
 	if (int err = mxwatch_bpf__load(skel))
 		throw SetupError(fmt::format("loading the BPF program failed: {}", errno_text(err)));
 	freeze_maps();
+	tracking_evicts_ = evicting;
+}
 
+void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType type)
+{
+	// The exit hook before the program that creates entries: `tracked` is a
+	// plain hash, whose entries only the exit hook frees when threads exit (or
+	// exec, which takes a thread's id away).
+	// Without the hook the map must be an LRU hash, which evicts the entries of
+	// exited threads (and, when full, those of live ones with their counts).
+	open_and_load(options, type, false);
+	if (const int err = attach_exit_hook(type)) {
+		spdlog::warn("attaching {} to sched_process_exit or sched_process_exec failed ({}): the tracking map "
+			     "is reloaded as an "
+			     "LRU hash, so followed threads' entries may be evicted, with the counts pending in them, "
+			     "and the last counts of exiting threads are not reported",
+			     to_string(type), errno_text(err));
+		open_and_load(options, type, true);
+	}
+
+	mxwatch_bpf *skel = skeleton_.get();
 	bpf_program *program = program_for(skel, type);
 	bpf_link *link = bpf_program__attach(program);
 	if (!link) {
@@ -221,7 +261,6 @@ void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType ty
 	}
 
 	link_ = link;
-	attach_exit_hook(type);
 
 	ring_buffer_.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &KernelSampler::on_record, this, nullptr));
 	if (!ring_buffer_)
@@ -230,25 +269,37 @@ void KernelSampler::load_and_attach(const SamplerOptions &options, AttachType ty
 	attached_ = type;
 	health_hits_ = counters().hits;
 	health_ctxt_ = context_switches();
-	spdlog::info("attached {} to x86_fpu_regs_deactivated (ring buffer {} KiB, up to {} followed threads, {})",
+	spdlog::info("attached {} to x86_fpu_regs_deactivated (ring buffer {} KiB, up to {} followed threads{}, {})",
 		     to_string(type), options.ring_buffer_bytes / 1024, options.max_tracked_threads,
+		     tracking_evicts_ ? " (LRU)" : "",
 		     options.raw_samples ? "raw samples"
 					 : fmt::format("summaries every {} ms, {} per process", options.summary_interval_ns / 1'000'000,
 						       options.process_budget));
 }
 
-void KernelSampler::attach_exit_hook(AttachType type)
+// The exit hook: the programs that free a thread's entry when its id goes away,
+// on sched_process_exit and on sched_process_exec (a thread other than the
+// leader that execs takes the leader's id).
+int KernelSampler::attach_exit_hook(AttachType type)
 {
 	mxwatch_bpf *skel = skeleton_.get();
-	bpf_link *link = bpf_program__attach(exit_program_for(skel, type));
-	if (!link) {
-		// Not fatal: the counts an exiting thread gathered since its last summary
-		// stay in the kernel until the LRU map evicts its entry.
-		spdlog::warn("attaching {} to sched_process_exit failed ({}): the last counts of exiting threads "
-			     "will not be reported",
-			     to_string(type), errno_text(errno));
-		return;
+	bpf_link *exec_link = bpf_program__attach(exec_program_for(skel, type));
+	if (!exec_link)
+		return errno ? errno : EINVAL;
+	switch (type) {
+	case AttachType::TpBtf:
+		skel->links.mxw_exec_tp_btf = exec_link;
+		break;
+	case AttachType::RawTp:
+		skel->links.mxw_exec_raw_tp = exec_link;
+		break;
+	default:
+		skel->links.mxw_exec_tracepoint = exec_link;
+		break;
 	}
+	bpf_link *link = bpf_program__attach(exit_program_for(skel, type));
+	if (!link)
+		return errno ? errno : EINVAL;
 	switch (type) {
 	case AttachType::TpBtf:
 		skel->links.mxw_exit_tp_btf = link;
@@ -261,6 +312,7 @@ void KernelSampler::attach_exit_hook(AttachType type)
 		break;
 	}
 	exit_link_ = link;
+	return 0;
 }
 
 AttachmentHealth KernelSampler::check_attachment()
@@ -358,6 +410,7 @@ SamplerCounters KernelSampler::counters() const
 	c.deferred_budget = sums[MXW_CTR_DEFERRED_BUDGET];
 	c.deferred_full = sums[MXW_CTR_DEFERRED_FULL];
 	c.lost_samples = sums[MXW_CTR_LOST_SAMPLES];
+	c.followed_threads = skeleton_->bss->followed_threads;
 	return c;
 }
 

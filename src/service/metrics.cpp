@@ -144,6 +144,10 @@ std::string render_metrics(const MetricsSnapshot &s, const ProcessStats &process
 	};
 	for (const auto &counter : counters)
 		out.family(counter.name, "counter", counter.help).sample(counter.value);
+	out.family("mxwatch_kernel_followed_threads", "gauge",
+		   "Threads the BPF program follows now: entries in its tracking map, freed when a thread exits "
+		   "or stays in the default mode.")
+		.sample(s.kernel.followed_threads);
 	out.family("mxwatch_kernel_summaries_deferred_total", "counter",
 		   "Times a thread's summary was due and held back in the kernel, still counting, to go out later.")
 		.sample(s.kernel.deferred_budget, R"(reason="process_budget")")

@@ -16,7 +16,6 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
-#include <httplib.h>
 #include <regex>
 #include <sstream>
 #include <linux/capability.h>
@@ -336,15 +335,6 @@ class BadRuntimeSocket : public ::testing::TestWithParam<BadCase>
 {
 };
 
-std::optional<double> metric_value(const std::string &scrape, const std::string &series)
-{
-	std::istringstream lines(scrape);
-	for (std::string line; std::getline(lines, line);)
-		if (line.starts_with(series + " "))
-			return std::stod(line.substr(series.size() + 1));
-	return std::nullopt;
-}
-
 TEST_P(BadRuntimeSocket, AlertGoesOutOnTimeWithoutNamesFailureCountedAndWarnedOnce)
 {
 	MXW_REQUIRE_PRIVILEGED();
@@ -376,18 +366,13 @@ TEST_P(BadRuntimeSocket, AlertGoesOutOnTimeWithoutNamesFailureCountedAndWarnedOn
 	const double late = arrived - unix_seconds_of((*alert)["@timestamp"].get<std::string>());
 	EXPECT_LT(late, 3.0) << "the first alert went out " << late << " s after its detection";
 
-	const std::string log = read_text(tmp.path("err.log"));
-	std::smatch url;
-	ASSERT_TRUE(std::regex_search(log, url, std::regex(R"(metrics on http://127\.0\.0\.1:([0-9]+)/metrics)")))
-	    << log;
-	httplib::Client client("127.0.0.1", std::stoi(url[1].str()));
+	const auto address = logged_metrics_address(read_text(tmp.path("err.log")));
+	ASSERT_TRUE(address) << read_text(tmp.path("err.log"));
 	std::optional<double> failures;
 	// Hanging lookups fail at their timeout (2.5 s): wait until both are counted.
 	wait_until(
 	    [&] {
-		    auto r = client.Get("/metrics");
-		    failures = r ? metric_value(r->body, R"(mxwatch_container_lookup_failures_total{runtime="podman"})")
-		                 : std::nullopt;
+		    failures = scrape_metric(*address, R"(mxwatch_container_lookup_failures_total{runtime="podman"})");
 		    return failures && *failures >= 2;
 	    },
 	    30s);

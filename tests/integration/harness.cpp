@@ -7,9 +7,11 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <grp.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
@@ -30,6 +32,34 @@ std::optional<std::string> privileged_tests_unavailable()
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
 		return "the kernel has no BTF (/sys/kernel/btf/vmlinux)";
 	return std::nullopt;
+}
+
+std::optional<double> metric_value(const std::string &exposition, const std::string &series)
+{
+	std::istringstream lines(exposition);
+	for (std::string line; std::getline(lines, line);)
+		if (line.starts_with(series + " "))
+			return std::stod(line.substr(series.size() + 1));
+	return std::nullopt;
+}
+
+std::optional<double> scrape_metric(const std::string &address, const std::string &series)
+{
+	httplib::Client client("http://" + address);
+	client.set_connection_timeout(5);
+	client.set_read_timeout(10);
+	const auto response = client.Get("/metrics");
+	if (!response || response->status != 200)
+		return std::nullopt;
+	return metric_value(response->body, series);
+}
+
+std::optional<std::string> logged_metrics_address(const std::string &log)
+{
+	std::smatch m;
+	if (!std::regex_search(log, m, std::regex(R"(metrics on http://([^/\s]+)/metrics)")))
+		return std::nullopt;
+	return m[1].str();
 }
 
 std::string workload(const std::string &name)

@@ -105,6 +105,16 @@ std::vector<std::filesystem::path> cgroup_mounts();
 // Names of loaded BPF programs (as the kernel reports them, at most 15 characters).
 std::vector<std::string> loaded_bpf_program_names();
 
+// The value of one sample line (`name{labels} value`) of a Prometheus text
+// exposition, or nothing when the series is absent.
+std::optional<double> metric_value(const std::string &exposition, const std::string &series);
+// GET http://ADDRESS/metrics ("HOST:PORT") and the value of one series, or
+// nothing when the scrape fails or lacks the series.
+std::optional<double> scrape_metric(const std::string &address, const std::string &series);
+// "HOST:PORT" from mxwatch's `metrics on http://HOST:PORT/metrics` log line
+// (what --metrics-address 127.0.0.1:0 bound), or nothing.
+std::optional<std::string> logged_metrics_address(const std::string &log);
+
 // Runs `mxwatch check --json` with `extra` arguments while `workloads` run.
 // The workloads start once mxwatch has attached.
 struct CheckRun {

@@ -70,16 +70,6 @@ std::string all(const std::vector<std::string> &messages)
 	return out;
 }
 
-// The value of one sample line (`name{labels} value`), or nothing.
-std::optional<double> metric(const std::string &text, const std::string &series)
-{
-	std::istringstream lines(text);
-	for (std::string line; std::getline(lines, line);)
-		if (line.starts_with(series + " "))
-			return std::stod(line.substr(series.size() + 1));
-	return std::nullopt;
-}
-
 struct Scrape {
 	int status = 0;
 	std::string body;
@@ -127,20 +117,20 @@ TEST(Service, NotifiesReloadsAndServesMetricsThatPromtoolAccepts)
 	Scrape scrape;
 	for (int i = 0; i < 20; i++) { // the snapshot is published every second
 		scrape = get("127.0.0.1", port, "/metrics");
-		if (metric(scrape.body, R"(mxwatch_sink_alerts_delivered_total{sink="file:)" + first_alerts.string() +
-						"\"}")
-			    .value_or(0) >= 1)
+		const std::string delivered =
+			R"(mxwatch_sink_alerts_delivered_total{sink="file:)" + first_alerts.string() + "\"}";
+		if (metric_value(scrape.body, delivered).value_or(0) >= 1)
 			break;
 		std::this_thread::sleep_for(500ms);
 	}
 	ASSERT_EQ(scrape.status, 200);
 	EXPECT_EQ(scrape.content_type, "text/plain; version=0.0.4; charset=utf-8");
-	EXPECT_GT(metric(scrape.body, "mxwatch_tracepoint_hits_total").value_or(0), 0) << scrape.body;
-	EXPECT_GE(metric(scrape.body, R"(mxwatch_detections_total{kind="alert"})").value_or(0), 1) << scrape.body;
-	EXPECT_GE(metric(scrape.body, "mxwatch_tracked_processes").value_or(0), 1) << scrape.body;
-	EXPECT_GE(metric(scrape.body, "mxwatch_tracked_threads").value_or(0), 1) << scrape.body;
-	EXPECT_GT(metric(scrape.body, "process_resident_memory_bytes").value_or(0), 0) << scrape.body;
-	EXPECT_GT(metric(scrape.body, "process_cpu_seconds_total").value_or(-1), 0) << scrape.body;
+	EXPECT_GT(metric_value(scrape.body, "mxwatch_tracepoint_hits_total").value_or(0), 0) << scrape.body;
+	EXPECT_GE(metric_value(scrape.body, R"(mxwatch_detections_total{kind="alert"})").value_or(0), 1) << scrape.body;
+	EXPECT_GE(metric_value(scrape.body, "mxwatch_tracked_processes").value_or(0), 1) << scrape.body;
+	EXPECT_GE(metric_value(scrape.body, "mxwatch_tracked_threads").value_or(0), 1) << scrape.body;
+	EXPECT_GT(metric_value(scrape.body, "process_resident_memory_bytes").value_or(0), 0) << scrape.body;
+	EXPECT_GT(metric_value(scrape.body, "process_cpu_seconds_total").value_or(-1), 0) << scrape.body;
 
 	// Prometheus's own linter on the live scrape.
 	std::ofstream(tmp.path("scrape.txt")) << scrape.body;
@@ -171,12 +161,13 @@ TEST(Service, NotifiesReloadsAndServesMetricsThatPromtoolAccepts)
 	std::optional<double> failures;
 	for (int i = 0; i < 20 && failures.value_or(0) < 1; i++) {
 		std::this_thread::sleep_for(500ms);
-		failures = metric(get("127.0.0.1", port, "/metrics").body, R"(mxwatch_config_reloads_total{result="failure"})");
+		failures = metric_value(get("127.0.0.1", port, "/metrics").body,
+					R"(mxwatch_config_reloads_total{result="failure"})");
 	}
 	EXPECT_EQ(failures, 1.0);
 	const auto after = get("127.0.0.1", port, "/metrics").body;
-	EXPECT_EQ(metric(after, R"(mxwatch_config_reloads_total{result="success"})"), 1.0) << after;
-	EXPECT_EQ(metric(after, "mxwatch_config_last_reload_successful"), 0.0) << after;
+	EXPECT_EQ(metric_value(after, R"(mxwatch_config_reloads_total{result="success"})"), 1.0) << after;
+	EXPECT_EQ(metric_value(after, "mxwatch_config_last_reload_successful"), 0.0) << after;
 
 	miner.signal(SIGKILL);
 	second_miner.signal(SIGKILL);

@@ -176,7 +176,7 @@ TEST(Tamper, BpftoolCanNeitherDetachTheLinkNorRewriteTheMaps)
 			            deleted.output.c_str());
 		}
 	}
-	EXPECT_EQ(links, 2); // x86_fpu_regs_deactivated, sched_process_exit
+	EXPECT_EQ(links, 3); // x86_fpu_regs_deactivated, sched_process_exit, sched_process_exec
 	EXPECT_EQ(maps, 5);  // .rodata, .bss, tracked, budgets, counters
 
 	// Still attached, still seeing: a miner started now is alerted.

@@ -19,6 +19,7 @@ MetricsSnapshot sample_snapshot()
 	s.kernel.hits = 123456;
 	s.kernel.sent = 789;
 	s.kernel.lost = 2;
+	s.kernel.followed_threads = 17;
 	s.attach_type = "tp_btf";
 	s.fpu_layout = "fpstate";
 	s.detections = {3, 5, 1};
@@ -63,6 +64,7 @@ TEST(Metrics, CountersCarryTheSnapshotValues)
 	EXPECT_NE(text.find("\nmxwatch_detections_total{kind=\"alert\"} 3\n"), std::string::npos);
 	EXPECT_NE(text.find("\nmxwatch_detections_total{kind=\"ongoing\"} 5\n"), std::string::npos);
 	EXPECT_NE(text.find("\nmxwatch_tracked_threads 9\n"), std::string::npos);
+	EXPECT_NE(text.find("\nmxwatch_kernel_followed_threads 17\n"), std::string::npos);
 	EXPECT_NE(text.find("\nmxwatch_container_lookups_total{runtime=\"docker\",result=\"found\"} 4\n"),
 		  std::string::npos);
 	EXPECT_NE(text.find("\nmxwatch_container_lookup_failures_total{runtime=\"podman\"} 3\n"), std::string::npos);

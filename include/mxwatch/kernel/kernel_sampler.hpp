@@ -46,6 +46,9 @@ struct SamplerCounters {
 	std::uint64_t deferred_budget = 0; // summaries held back: their process's budget was spent
 	std::uint64_t deferred_full = 0;   // summaries held back: ring buffer full
 	std::uint64_t lost_samples = 0;    // samples in the `lost` records
+	// Not a counter: the live entries of the tracking map (threads followed now);
+	// with the LRU fallback, entries it evicted stay counted.
+	std::uint64_t followed_threads = 0;
 };
 
 // Is the program still attached and running, and is what it sends still read?
@@ -86,6 +89,9 @@ public:
 	AttachmentHealth check_attachment();
 	// Whether thread exits are followed (the last summary of an exiting thread).
 	bool follows_exits() const { return exit_link_ != nullptr; }
+	// Whether the tracking map is the LRU fallback (no exit hook): entries may be
+	// evicted, with the counts pending in them.
+	bool tracking_evicts() const { return tracking_evicts_; }
 	// Records the ring buffer delivered that could not be decoded.
 	std::uint64_t malformed_records() const { return malformed_; }
 
@@ -99,9 +105,12 @@ private:
 
 	static int on_record(void *self, void *data, std::size_t size);
 	void load_and_attach(const SamplerOptions &options, AttachType type);
+	// Opens and loads the object for one attach type; evicting: `tracked` as an
+	// LRU hash, without the exit programs.
+	void open_and_load(const SamplerOptions &options, AttachType type, bool evicting);
 	void freeze_maps();
 	void map_consumer_position();
-	void attach_exit_hook(AttachType type);
+	int attach_exit_hook(AttachType type); // 0, or the errno of the failed attach
 
 	SampleHandler handler_;
 	std::unique_ptr<mxwatch_bpf, SkeletonDeleter> skeleton_;
@@ -110,6 +119,7 @@ private:
 	std::uint64_t malformed_ = 0;
 	bpf_link *link_ = nullptr;      // owned by the skeleton
 	bpf_link *exit_link_ = nullptr; // owned by the skeleton
+	bool tracking_evicts_ = false;
 	std::uint64_t health_hits_ = 0; // hits and context switches at the previous check
 	std::uint64_t health_ctxt_ = 0;
 	// The ring buffer's consumer position (its first page, mapped read-only), and
