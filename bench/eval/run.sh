@@ -127,10 +127,11 @@ for ((run = 1; run <= runs; run++)); do
 		wait "$recorder" || { cat "$tmp/record.err" >&2; exit 2; }
 		printf '{"workload":"%s","class":"%s","run":%d,"recording":"%s","cgroup":%s}\n' \
 			"$name" "$class" "$run" "$rec" "$(stat -c %i "$cg")" >>"$manifest"
-		rmdir "$cg"
+		# Gone already if something else cleaned up empty cgroups meanwhile (seen once).
+		rmdir "$cg" 2>/dev/null || true
 		echo "run $run/$runs: $name" >&2
 	done
 done
 echo
 "$build/bench/mxw-evaluate" "$manifest" --json "$out/results.json"
-echo "($runs runs of ${seconds}s per workload, $(nproc) CPUs, $(uname -r); recordings in $out)"
+echo "($runs runs per workload: miners ${seconds}s, benign ${benign_seconds}s; $(nproc) CPUs, $(uname -r); recordings in $out)"
