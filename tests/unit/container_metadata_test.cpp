@@ -337,7 +337,11 @@ TEST(ContainerResolver, AFullQueueSettlesAtOnceAndIsCounted)
 	SocketDir dir;
 	BadPeer peer(dir.path("docker.sock"), BadPeer::Behaviour::Hang);
 	std::vector<std::unique_ptr<ContainerRuntime>> runtimes;
-	runtimes.push_back(std::make_unique<DockerApiRuntime>("docker", dir.path("docker.sock"), short_limits()));
+	// The lookup in flight must outlast the ten requests on a loaded machine: with
+	// 300 ms it once timed out in between and the thread took the next one off the queue.
+	RuntimeLimits limits = short_limits();
+	limits.request_timeout = std::chrono::seconds(2);
+	runtimes.push_back(std::make_unique<DockerApiRuntime>("docker", dir.path("docker.sock"), limits));
 	ResolverSettings settings;
 	settings.queue_capacity = 2;
 	ContainerResolver resolver(std::move(runtimes), settings);
