@@ -63,6 +63,22 @@ void add_digest(ContainerMetadata &m, std::string digest)
 		m.image_digests.push_back(std::move(digest));
 }
 
+// An object's string members as labels, bounded and sorted by key.
+void take_labels(ContainerMetadata &m, const json &labels)
+{
+	for (const auto &[key, value] : labels.items()) {
+		if (!value.is_string() || key.empty())
+			continue;
+		if (m.labels.size() >= kMaxContainerLabels) {
+			m.labels_truncated = true;
+			break;
+		}
+		m.labels.emplace_back(truncate_utf8(key, kMaxLabelKeyBytes),
+		                      truncate_utf8(value.get_ref<const std::string &>(), kMaxLabelValueBytes));
+	}
+	std::sort(m.labels.begin(), m.labels.end());
+}
+
 } // namespace
 
 std::optional<ImageReference> parse_image_reference(std::string_view reference)
@@ -88,6 +104,22 @@ std::optional<ImageReference> parse_image_reference(std::string_view reference)
 	return out;
 }
 
+namespace
+{
+
+// The image a reference names: name, tag, and the digest after '@'.
+void take_reference(ContainerMetadata &m, const std::string &reference)
+{
+	if (auto image = parse_image_reference(reference)) {
+		m.image_name = std::move(image->name);
+		m.image_tag = std::move(image->tag);
+		if (image->digest)
+			add_digest(m, std::move(*image->digest));
+	}
+}
+
+} // namespace
+
 std::optional<ContainerMetadata> decode_docker_container(std::string_view body)
 {
 	const auto document = parse_object(body);
@@ -106,26 +138,9 @@ std::optional<ContainerMetadata> decode_docker_container(std::string_view body)
 	if (const json *config = object_member(*document, "Config")) {
 		// Config.Image: the reference the container was started from.
 		if (auto reference = string_member(*config, "Image"))
-			if (auto image = parse_image_reference(*reference)) {
-				m.image_name = std::move(image->name);
-				m.image_tag = std::move(image->tag);
-				if (image->digest)
-					add_digest(m, std::move(*image->digest));
-			}
-		if (const json *labels = object_member(*config, "Labels")) {
-			for (const auto &[key, value] : labels->items()) {
-				if (!value.is_string() || key.empty())
-					continue;
-				if (m.labels.size() >= kMaxContainerLabels) {
-					m.labels_truncated = true;
-					break;
-				}
-				m.labels.emplace_back(
-				    truncate_utf8(key, kMaxLabelKeyBytes),
-				    truncate_utf8(value.get_ref<const std::string &>(), kMaxLabelValueBytes));
-			}
-			std::sort(m.labels.begin(), m.labels.end());
-		}
+			take_reference(m, *reference);
+		if (const json *labels = object_member(*config, "Labels"))
+			take_labels(m, *labels);
 	}
 	// Podman's libpod API: the image digest and the pod id.
 	if (auto digest = string_member(*document, "ImageDigest"))
@@ -176,20 +191,8 @@ std::optional<ContainerMetadata> decode_oci_config(std::string_view body)
 	// them) as one JSON object in a string.
 	// Bounded by the file (kMaxOciConfigBytes), then by the label bounds below.
 	if (auto labels_text = annotation("io.kubernetes.cri-o.Labels", std::size_t{1} << 20))
-		if (const auto labels = parse_object(*labels_text)) {
-			for (const auto &[key, value] : labels->items()) {
-				if (!value.is_string() || key.empty())
-					continue;
-				if (m.labels.size() >= kMaxContainerLabels) {
-					m.labels_truncated = true;
-					break;
-				}
-				m.labels.emplace_back(
-				    truncate_utf8(key, kMaxLabelKeyBytes),
-				    truncate_utf8(value.get_ref<const std::string &>(), kMaxLabelValueBytes));
-			}
-			std::sort(m.labels.begin(), m.labels.end());
-		}
+		if (const auto labels = parse_object(*labels_text))
+			take_labels(m, *labels);
 	const auto first = [&](std::initializer_list<const char *> annotation_keys, std::string_view label_key,
 	                       std::size_t max = kMaxLabelValueBytes) -> std::optional<std::string> {
 		for (const char *key : annotation_keys)
@@ -204,12 +207,7 @@ std::optional<ContainerMetadata> decode_oci_config(std::string_view body)
 		               "io.kubernetes.container.name", kMaxContainerStringBytes);
 	if (auto reference =
 	        first({"io.kubernetes.cri.image-name", "io.kubernetes.cri-o.ImageName"}, {}, kMaxContainerStringBytes))
-		if (auto image = parse_image_reference(*reference)) {
-			m.image_name = std::move(image->name);
-			m.image_tag = std::move(image->tag);
-			if (image->digest)
-				add_digest(m, std::move(*image->digest));
-		}
+		take_reference(m, *reference);
 	// CRI-O's resolved image: "sha256:<hex>", bare hex, or "name@sha256:<hex>".
 	if (auto ref = annotation("io.kubernetes.cri-o.ImageRef")) {
 		auto image = parse_image_reference(*ref);

@@ -219,14 +219,6 @@ TEST(OciBundles, HostileBundlesAreRefusedWithAReason)
 	EXPECT_EQ(bundles.read("").kind, RuntimeAnswer::Kind::Failed);
 }
 
-RuntimeLimits short_limits()
-{
-	RuntimeLimits limits;
-	limits.connect_timeout = std::chrono::milliseconds(200);
-	limits.request_timeout = std::chrono::milliseconds(300);
-	return limits;
-}
-
 TEST(ContainerResolver, WhereTheCriSocketIsAbsentTheBundleAnswersAndBothAreCounted)
 {
 	StateDir state;
@@ -235,7 +227,7 @@ TEST(ContainerResolver, WhereTheCriSocketIsAbsentTheBundleAnswersAndBothAreCount
 	CapturedLog log;
 	std::vector<std::unique_ptr<ContainerRuntime>> runtimes;
 	runtimes.push_back(std::make_unique<CriRuntime>(
-	    "containerd", (state.dir / "absent.sock").string(), short_limits(),
+	    "containerd", (state.dir / "absent.sock").string(), RuntimeLimits{}, // absent: fails at connect
 	    std::make_unique<OciBundles>(BundleLayout::Containerd, state.dir.string())));
 	ContainerResolver resolver(std::move(runtimes));
 	// A pod's container from the cgroupfs driver's path (no runtime named): the
