@@ -501,6 +501,8 @@ TEST(AlertmanagerSink, TheQueueReSendsActiveAlertsUntilResolved)
 		    return nlohmann::json::parse(requests.back().body)[0]["endsAt"] == rfc3339(kT0 + 300s);
 	    },
 	    30s));
+	// The receiver has the close before the queue's thread counts it delivered.
+	EXPECT_TRUE(eventually([&] { return queue.stats().delivered >= 2u; }, 30s));
 	EXPECT_EQ(queue.stats().delivered, 2u); // re-sends are not alerts
 }
 
