@@ -24,13 +24,6 @@ namespace mxwatch
 namespace
 {
 
-bool lower_hex_id(const std::string &id)
-{
-	return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-		return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-	});
-}
-
 // gRPC's own log lines would go to stderr around ours; its failures reach us as statuses.
 void quiet_grpc()
 {

@@ -17,13 +17,6 @@ namespace mxwatch
 namespace
 {
 
-bool lower_hex_id(const std::string &id)
-{
-	return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-		return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-	});
-}
-
 // "sha256:abc" -> "abc": what the image endpoints accept as an id.
 std::string bare_id(const std::string &image_id)
 {

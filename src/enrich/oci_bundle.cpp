@@ -3,7 +3,6 @@
 
 #include "mxwatch/util/fd.hpp"
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
@@ -19,11 +18,6 @@ namespace
 
 // containerd namespaces looked through (k8s.io first: the CRI plugin's).
 constexpr std::size_t kMaxNamespaces = 64;
-
-bool is_container_id(const std::string &id)
-{
-	return !id.empty() && id.size() <= 128 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
 
 // One path component below `dir`, never through a symbolic link.
 UniqueFd open_below(int dir, const char *name, int flags)
@@ -61,22 +55,10 @@ RuntimeAnswer read_config(int bundle, const std::string &where)
 		return failed(fmt::format("{}/config.json is not a regular file", where));
 	if (static_cast<std::size_t>(st.st_size) > kMaxOciConfigBytes)
 		return failed(fmt::format("{}/config.json is larger than {} bytes", where, kMaxOciConfigBytes));
-	std::string body(kMaxOciConfigBytes + 1, '\0');
-	std::size_t used = 0;
-	while (used < body.size()) {
-		const ssize_t n = ::read(file.get(), body.data() + used, body.size() - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return failed(fmt::format("{}/config.json: {}", where, std::strerror(errno)));
-		if (n == 0)
-			break;
-		used += static_cast<std::size_t>(n);
-	}
-	if (used > kMaxOciConfigBytes)
+	const std::string body = read_bounded(file.get(), kMaxOciConfigBytes + 1);
+	if (body.size() > kMaxOciConfigBytes)
 		return failed(fmt::format("{}/config.json grew past {} bytes", where, kMaxOciConfigBytes));
-	body.resize(used);
-	auto metadata = decode_oci_config(body);
+	auto metadata = decode_oci_config(body); // a read cut short by an error is not JSON
 	if (!metadata)
 		return failed(fmt::format("{}/config.json is not a JSON object", where));
 	if (*metadata == ContainerMetadata{})
@@ -97,7 +79,7 @@ bool OciBundles::present() const
 
 RuntimeAnswer OciBundles::read(const std::string &id) const
 {
-	if (!is_container_id(id))
+	if (!lower_hex_id(id))
 		return failed("the container id is not lower-case hex");
 	// The configured root may be reached through a link (/var/run -> /run); nothing below it.
 	const UniqueFd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -21,10 +21,15 @@ std::optional<std::string> read_bounded(const std::string &path, std::size_t lim
 	const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
 	if (!fd)
 		return std::nullopt;
+	return read_bounded(fd.get(), limit);
+}
+
+std::string read_bounded(int fd, std::size_t limit)
+{
 	std::string data;
 	std::array<char, 4096> chunk{};
 	while (data.size() < limit) {
-		const ssize_t n = ::read(fd.get(), chunk.data(), std::min(chunk.size(), limit - data.size()));
+		const ssize_t n = ::read(fd, chunk.data(), std::min(chunk.size(), limit - data.size()));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

@@ -12,10 +12,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mxwatch
 {
+
+// An id as runtimes print them (container, pod, image ids): lower-case hex, at
+// most 128 digits. Checked before an id goes into a URL, a CRI call or a path.
+inline bool lower_hex_id(std::string_view id)
+{
+	return !id.empty() && id.size() <= 128 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
 
 struct RuntimeAnswer {
 	enum class Kind { Found, NotFound, Failed };

@@ -48,5 +48,8 @@ private:
 // At most `limit` bytes of the file at `path`, read until EOF (so /proc files,
 // which report size 0, work); nothing when it cannot be opened.
 std::optional<std::string> read_bounded(const std::string &path, std::size_t limit);
+// The same from an open descriptor, from its current offset (what was read
+// before an error, if one stops it).
+std::string read_bounded(int fd, std::size_t limit);
 
 } // namespace mxwatch
