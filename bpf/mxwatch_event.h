@@ -70,7 +70,7 @@ enum mxw_counter {
 	MXW_CTR_SENT = 1,         /* records committed to the ring buffer */
 	MXW_CTR_LOST = 2,         /* records dropped: ring buffer full */
 	MXW_CTR_SUPPRESSED = 3,   /* default-mode samples of followed threads folded into a count */
-	MXW_CTR_TRACK_FAILED = 4, /* a thread could not be followed: tracking map update failed */
+	MXW_CTR_TRACK_FAILED = 4, /* a sample of a thread that could not be followed (map full), one per attempt */
 	MXW_CTR_READ_FAILED = 5,  /* the saved FPU area could not be read */
 	/* A thread's summary was due but its process had spent its record budget for
 	 * this interval: the counts stay in the thread's entry and go out later. */

@@ -130,7 +130,7 @@ std::string render_metrics(const MetricsSnapshot &s, const ProcessStats &process
 		 "Raw mode: default-mode samples of followed threads counted in the next record instead of sent.",
 		 s.kernel.suppressed},
 		{"mxwatch_kernel_track_failures_total",
-		 "Threads that could not be followed because the tracking map was full.",
+		 "Samples of threads that could not be followed because the tracking map was full (one per attempt: such a thread tries again at each non-default sample).",
 		 s.kernel.track_failed},
 		{"mxwatch_kernel_read_failures_total",
 		 "Saved FPU states the BPF program could not read.",
