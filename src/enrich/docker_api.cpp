@@ -4,6 +4,7 @@
 // that showed the signal) and a fresh connection cannot inherit a stuck one.
 #include "mxwatch/enrich/container_runtime.hpp"
 #include "mxwatch/enrich/oci_bundle.hpp"
+#include "mxwatch/util/sigpipe.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -51,6 +52,8 @@ DockerApiRuntime::Response DockerApiRuntime::get(const std::string &path) const
 		response.error = fmt::format("{} is not a socket", socket_path_);
 		return response;
 	}
+	// A runtime that closes the connection early must fail this lookup only.
+	ignore_sigpipe();
 	httplib::Client client(socket_path_);
 	client.set_address_family(AF_UNIX);
 	client.set_keep_alive(false);

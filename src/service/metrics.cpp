@@ -4,6 +4,7 @@
 #include "mxwatch/util/clock.hpp"
 #include "mxwatch/util/errors.hpp"
 #include "mxwatch/util/proc_stat.hpp"
+#include "mxwatch/util/sigpipe.hpp"
 #include "mxwatch/version.hpp"
 
 #include <bpf/libbpf.h>
@@ -283,6 +284,8 @@ std::optional<ListenAddress> parse_listen_address(const std::string &text, std::
 MetricsServer::MetricsServer(const std::string &address)
     : server_(std::make_unique<httplib::Server>()), published_(std::chrono::steady_clock::now())
 {
+	// A scraper that hangs up mid-response must not take the daemon with it.
+	ignore_sigpipe();
 	std::string error;
 	const auto where = parse_listen_address(address, error);
 	if (!where)

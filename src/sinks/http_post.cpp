@@ -3,6 +3,7 @@
 
 #include "mxwatch/util/errors.hpp"
 #include "mxwatch/util/fd.hpp"
+#include "mxwatch/util/sigpipe.hpp"
 #include "mxwatch/util/utf8.hpp"
 #include "mxwatch/version.hpp"
 
@@ -198,6 +199,7 @@ HttpPoster::HttpPoster(HttpUrl url, const HttpSinkOptions &options) : url_(std::
 	if (!options.ca_file.empty())
 		check_ca_file(options.ca_file);
 
+	ignore_sigpipe();
 	client_ = std::make_unique<httplib::Client>(url_.origin());
 	const auto timeout = std::max(options.timeout, std::chrono::milliseconds(1));
 	client_->set_connection_timeout(timeout);

@@ -22,9 +22,9 @@
 #include "mxwatch/alerts/syslog_message.hpp"
 #include "mxwatch/sinks/alert_sink.hpp"
 #include "mxwatch/util/errors.hpp"
+#include "mxwatch/util/sigpipe.hpp"
 
 #include <cstdarg>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fmt/format.h>
@@ -209,9 +209,8 @@ void note_socket_error(RelpSink *sink, int error)
 
 std::unique_ptr<AlertSink> make_relp_sink(const SinkSpec &spec, int facility)
 {
-	// librelp writes with plain send(): a peer that reset the connection must
-	// cost a failed write, not the daemon (SIGPIPE).
-	std::signal(SIGPIPE, SIG_IGN);
+	// librelp writes with plain send().
+	ignore_sigpipe();
 	return std::make_unique<RelpSink>(spec, facility);
 }
 

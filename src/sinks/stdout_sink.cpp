@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Alerts as JSON lines on standard output.
 #include "mxwatch/sinks/alert_sink.hpp"
+#include "mxwatch/util/sigpipe.hpp"
 
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <unistd.h>
 
@@ -49,7 +49,7 @@ Delivery StdoutSink::write(const RenderedAlert &alert)
 std::unique_ptr<AlertSink> make_stdout_sink()
 {
 	// A reader that went away must cost alerts on stdout, not the detector's life.
-	std::signal(SIGPIPE, SIG_IGN);
+	ignore_sigpipe();
 	return std::make_unique<StdoutSink>();
 }
 
