@@ -2,6 +2,13 @@
 // A recording as the pipeline's source: its samples on their own clock, and its
 // process lines as the process directory (replay looks nothing up on this host:
 // the processes ran on the recording host, maybe long ago).
+//
+// Two threads: a reader thread reads and parses the file into batches of
+// samples (with the process and footprint lines between them, in their place),
+// and poll(), on the pipeline's thread, hands them on. Parsing is most of
+// replay's cost, so the detector runs beside it instead of after it. Everything
+// poll() hands on and every map it keeps are the pipeline thread's own; the two
+// share only the queue of batches.
 #pragma once
 
 #include "mxwatch/detect/detector.hpp"
@@ -9,9 +16,15 @@
 #include "mxwatch/enrich/process_directory.hpp"
 #include "mxwatch/recording/sample_file.hpp"
 
+#include <condition_variable>
+#include <deque>
 #include <istream>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <variant>
+#include <vector>
 
 namespace mxwatch {
 
@@ -22,16 +35,20 @@ public:
 	RecordingSource(std::istream &in, std::string name);
 	// From a file descriptor (a file, or stdin: replayed as it is written).
 	RecordingSource(int fd, std::string name);
+	// Stops the reader thread, also when it waits for a pipe that stays silent.
+	~RecordingSource() override;
+	RecordingSource(const RecordingSource &) = delete;
+	RecordingSource &operator=(const RecordingSource &) = delete;
 
 	const SampleFileHeader &header() const { return reader_.header(); }
 	// The first line that could not be read, once poll() has returned false.
-	const std::optional<SampleFileError> &error() const { return reader_.error(); }
+	const std::optional<SampleFileError> &error() const { return error_; }
 	// Sample lines read (records), and the samples they stand for (Sample::samples()).
 	std::uint64_t records_read() const { return records_; }
 	std::uint64_t samples_read() const { return samples_; }
 
-	// SampleSource: a batch of samples per call; the timeout is irrelevant (a
-	// pipe blocks in read(), which is what following `record -o -` needs).
+	// SampleSource: the next batch of samples, waiting up to `timeout` for it (a
+	// pipe from `record -o -` is handed on as it is written); false at the end.
 	bool poll(std::chrono::milliseconds timeout, const Handler &handler) override;
 	std::uint64_t now_ns() const override { return now_ns_; }
 	std::chrono::system_clock::time_point wall_time(std::uint64_t timestamp_ns) const override;
@@ -46,15 +63,54 @@ public:
 	bool local() const override { return false; }
 
 private:
-	void start();
+	struct ProcessLine {
+		std::uint32_t pid;
+		std::uint64_t start_ns;
+		ProcessInfo info;
+	};
+	struct FootprintLine {
+		std::uint32_t pid;
+		std::uint64_t start_ns, t_ns;
+		Footprint footprint;
+	};
+	// What the reader thread hands over: samples, and the other lines with the
+	// index of the sample they came before.
+	struct Batch {
+		std::vector<Sample> samples;
+		std::vector<std::pair<std::size_t, std::variant<ProcessLine, FootprintLine>>> lines;
+	};
 
+	RecordingSource(std::string name, SampleReader::ReadFunction read, bool may_block);
+	void read_all();			// the reader thread
+	bool hand_over(bool final);		// the batch being filled, to the queue; false when stopping
+	void apply(ProcessLine &line);
+	void apply(FootprintLine &line);
+
+	// Shared by both threads, under mutex_.
+	std::mutex mutex_;
+	std::condition_variable ready_cv_, room_cv_;
+	std::deque<Batch> ready_;
+	std::vector<Batch> spare_; // handed back, for their buffers
+	bool done_ = false;	   // the reader thread has handed over its last batch
+	bool stop_ = false;
+	std::optional<SampleFileError> read_error_;
+
+	// The reader thread's (and the constructor's, before it starts).
 	SampleReader reader_;
+	Batch filling_;
+	bool may_block_;  // reading can wait (a pipe): hand over what is there first
+	int stop_fd_ = -1; // an eventfd that ends a wait in read()
+
+	// The pipeline thread's.
+	std::optional<SampleFileError> error_;
 	std::unordered_map<ProcessKey, ProcessInfo, ProcessKeyHash> processes_; // until their first sample
 	std::uint64_t records_ = 0;
 	std::uint64_t samples_ = 0;
 	std::uint64_t first_ns_ = 0;
 	std::uint64_t now_ns_ = 0;
 	FootprintHandler on_footprint_;
+
+	std::thread thread_; // last: it starts when everything else is there
 };
 
 } // namespace mxwatch

@@ -112,10 +112,12 @@ public:
 	const std::optional<SampleFileError> &error() const { return error_; }
 	std::uint64_t line_number() const { return line_; }
 
-private:
 	// Bytes into the buffer: how many, 0 at the end, -1 on error.
 	using ReadFunction = std::function<std::ptrdiff_t(char *, std::size_t)>;
+	// Reads through `read`, called whenever the buffered lines are used up.
 	SampleReader(ReadFunction read, std::string name);
+
+private:
 	enum class LineStatus { Line, End, Failed };
 	// The next non-blank line, a view into the buffer valid until the next call.
 	LineStatus next_line(std::string_view &line);
