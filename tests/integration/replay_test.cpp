@@ -6,6 +6,7 @@
 #include "harness.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -129,6 +130,34 @@ TEST(Replay, ReplayHonoursFormatSinkAndDetectionOptions)
 	const auto strict = samples_at_first_alert({"--false-alarm", "1e-15"}, "strict.jsonl");
 	EXPECT_GT(lenient, 0u);
 	EXPECT_GT(strict, lenient);
+}
+
+TEST(Replay, RecordToStdoutPipedIntoReplayAlertsWhileItRecords)
+{
+	// `mxwatch record -o - | mxwatch replay -` follows a live host: replay must
+	// alert on the miner while record is still running, not at its end of file.
+	MXW_REQUIRE_PRIVILEGED();
+	TempDir dir;
+	const auto alerts = dir.path("alerts.jsonl"), record_err = dir.path("record.err"),
+		   replay_err = dir.path("replay.err");
+	const std::string pipeline = mxwatch_binary() + " record -o - --duration 90 2>" + record_err.string() + " | " +
+				     mxwatch_binary() + " --sink file:" + alerts.string() + " replay - 2>" +
+				     replay_err.string() + "; echo $? >" + dir.path("replay.status").string();
+	Child shell({"/bin/sh", "-c", pipeline});
+	ASSERT_TRUE(wait_for_text(record_err, "attached", 30s)) << read_text(record_err);
+
+	Child miner({workload("mxw-randomx"), "--seconds", "20"});
+	const auto alert = wait_for_alert(alerts, miner.pid(), false, 30s);
+	ASSERT_TRUE(alert) << read_text(record_err) << read_text(replay_err);
+	EXPECT_EQ((*alert)["event"]["action"], "miner-detected");
+	EXPECT_FALSE(fs::exists(dir.path("replay.status"))) << "replay had ended: it did not follow the pipe";
+
+	// SIGINT to record: it ends its file, replay reads to the end and exits 1 (a miner).
+	ASSERT_EQ(miner.wait(60s), 0);
+	std::ignore = std::system(("pkill -INT -f '^" + mxwatch_binary() + " record -o - --duration 90'").c_str());
+	ASSERT_EQ(shell.wait(60s), 0) << read_text(record_err) << read_text(replay_err);
+	EXPECT_EQ(read_text(dir.path("replay.status")), "1\n") << read_text(replay_err);
+	EXPECT_NE(read_text(replay_err).find("replayed "), std::string::npos) << read_text(replay_err);
 }
 
 } // namespace
