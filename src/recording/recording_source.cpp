@@ -31,45 +31,53 @@ bool reads_can_wait(int fd)
 } // namespace
 
 RecordingSource::RecordingSource(std::istream &in, std::string name)
-    : RecordingSource(
-	      std::move(name),
+    : reader_(
 	      [&in](char *buffer, std::size_t size) -> std::ptrdiff_t {
 		      in.read(buffer, static_cast<std::streamsize>(size));
 		      return in.bad() ? -1 : static_cast<std::ptrdiff_t>(in.gcount());
 	      },
-	      false)
+	      std::move(name)),
+      may_block_(false)
 {
+	start();
 }
 
 RecordingSource::RecordingSource(int fd, std::string name)
-    : RecordingSource(
-	      std::move(name),
-	      [this, fd](char *buffer, std::size_t size) -> std::ptrdiff_t {
-		      // A pipe: what has been parsed goes on before a read that may wait.
-		      if (may_block_ && !(filling_.samples.empty() && filling_.lines.empty()) && !hand_over(false))
-			      return 0;
-		      for (;;) {
-			      if (may_block_) {
-				      pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-				      if (::poll(fds, 2, -1) < 0) {
-					      if (errno == EINTR)
-						      continue;
-					      return -1;
-				      }
-				      if (fds[1].revents)
-					      return 0; // stopping: nobody reads what would follow
-			      }
-			      const ssize_t n = ::read(fd, buffer, size);
-			      if (n >= 0 || errno != EINTR)
-				      return n;
-		      }
-	      },
-	      reads_can_wait(fd))
+    : mapped_(MappedFile::map(fd)), reader_(open(fd, std::move(name))), may_block_(!mapped_ && reads_can_wait(fd))
 {
+	start();
 }
 
-RecordingSource::RecordingSource(std::string name, SampleReader::ReadFunction read, bool may_block)
-    : reader_(std::move(read), std::move(name)), may_block_(may_block)
+SampleReader RecordingSource::open(int fd, std::string name)
+{
+	// A regular file is parsed where it lies in the page cache, without a copy.
+	if (mapped_)
+		return SampleReader(mapped_->contents(), std::move(name));
+	return SampleReader(
+		[this, fd](char *buffer, std::size_t size) -> std::ptrdiff_t {
+			// A pipe: what has been parsed goes on before a read that may wait.
+			if (may_block_ && !(filling_.samples.empty() && filling_.lines.empty()) && !hand_over(false))
+				return 0;
+			for (;;) {
+				if (may_block_) {
+					pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+					if (::poll(fds, 2, -1) < 0) {
+						if (errno == EINTR)
+							continue;
+						return -1;
+					}
+					if (fds[1].revents)
+						return 0; // stopping: nobody reads what would follow
+				}
+				const ssize_t n = ::read(fd, buffer, size);
+				if (n >= 0 || errno != EINTR)
+					return n;
+			}
+		},
+		std::move(name));
+}
+
+void RecordingSource::start()
 {
 	if (may_block_) {
 		stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
@@ -82,11 +90,10 @@ RecordingSource::RecordingSource(std::string name, SampleReader::ReadFunction re
 		throw std::runtime_error(reader_.error()->message());
 	}
 	reader_.on_process([this](std::uint32_t pid, std::uint64_t start_ns, ProcessInfo info) {
-		filling_.lines.emplace_back(filling_.samples.size(), ProcessLine{pid, start_ns, std::move(info)});
+		filling_.lines.emplace_back(next_sample_index(), ProcessLine{pid, start_ns, std::move(info)});
 	});
 	reader_.on_footprint([this](std::uint32_t pid, std::uint64_t start_ns, std::uint64_t t_ns, Footprint footprint) {
-		filling_.lines.emplace_back(filling_.samples.size(),
-					    FootprintLine{pid, start_ns, t_ns, std::move(footprint)});
+		filling_.lines.emplace_back(next_sample_index(), FootprintLine{pid, start_ns, t_ns, std::move(footprint)});
 	});
 	thread_ = std::thread([this] { read_all(); });
 }
@@ -109,13 +116,28 @@ RecordingSource::~RecordingSource()
 
 void RecordingSource::read_all()
 {
-	// Into a sample of its own: a read in next() may hand the batch over.
-	Sample sample;
-	while (reader_.next(sample)) {
-		filling_.samples.push_back(std::move(sample));
-		if (filling_.samples.size() == kBatch && !hand_over(false))
-			return;
+	if (may_block_) {
+		// Into a sample of its own: a read in next() may hand the batch over.
+		Sample sample;
+		while (reader_.next(sample)) {
+			filling_.samples.push_back(std::move(sample));
+			if (filling_.samples.size() == kBatch && !hand_over(false))
+				return;
+		}
+	} else {
+		for (;;) {
+			if (!reader_.next(filling_.samples.emplace_back())) {
+				filling_.samples.pop_back();
+				break;
+			}
+			if (filling_.samples.size() == kBatch && !hand_over(false))
+				return;
+		}
 	}
+	// A mapped file that shrank meanwhile ends in zeros: say so, not what the zeros are.
+	if (mapped_ && mapped_->shrank() && reader_.error())
+		shrank_error_ = SampleFileError{reader_.error()->file, reader_.error()->line,
+						"the file shrank while it was read (truncated or rewritten)"};
 	hand_over(true);
 }
 
@@ -135,7 +157,7 @@ bool RecordingSource::hand_over(bool final)
 	}
 	if (final) {
 		done_ = true;
-		read_error_ = reader_.error();
+		read_error_ = shrank_error_ ? shrank_error_ : reader_.error();
 	}
 	lock.unlock();
 	ready_cv_.notify_one();

@@ -665,7 +665,12 @@ SampleReader::SampleReader(int fd, std::string name)
 }
 
 SampleReader::SampleReader(ReadFunction read, std::string name)
-    : read_(std::move(read)), name_(std::move(name)), buffer_(new char[kBufferBytes])
+    : read_(std::move(read)), name_(std::move(name)), storage_(new char[kBufferBytes]), buffer_(storage_.get())
+{
+}
+
+SampleReader::SampleReader(std::string_view contents, std::string name)
+    : name_(std::move(name)), buffer_(contents.data()), end_(contents.size()), eof_(true)
 {
 }
 
@@ -680,7 +685,7 @@ bool SampleReader::fail(std::string reason)
 SampleReader::LineStatus SampleReader::next_line(std::string_view &line)
 {
 	for (;;) {
-		const char *begin = buffer_.get() + begin_;
+		const char *begin = buffer_ + begin_;
 		const std::size_t available = end_ - begin_;
 		if (const auto *newline = static_cast<const char *>(std::memchr(begin, '\n', available))) {
 			line_++;
@@ -711,10 +716,10 @@ SampleReader::LineStatus SampleReader::next_line(std::string_view &line)
 				return LineStatus::End;
 			return LineStatus::Line;
 		}
-		std::memmove(buffer_.get(), begin, available);
+		std::memmove(storage_.get(), begin, available);
 		begin_ = 0;
 		end_ = available;
-		const std::ptrdiff_t n = read_(buffer_.get() + end_, kBufferBytes - end_);
+		const std::ptrdiff_t n = read_(storage_.get() + end_, kBufferBytes - end_);
 		if (n < 0) {
 			fail("read error");
 			return LineStatus::Failed;

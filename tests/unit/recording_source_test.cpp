@@ -5,6 +5,7 @@
 #include "mxwatch/recording/recording_source.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sstream>
@@ -49,11 +50,32 @@ std::string recording(std::size_t n, const std::string &tail = "")
 	return out.str() + tail;
 }
 
-TEST(RecordingSource, BatchesArriveWholeAndInTheFilesOrder)
+// A recording in a temporary regular file, removed at the end.
+class RecordingFile {
+public:
+	explicit RecordingFile(const std::string &text)
+	{
+		char name[] = "/tmp/mxw-recording-XXXXXX";
+		fd_ = ::mkstemp(name);
+		path_ = name;
+		EXPECT_GE(fd_, 0);
+		EXPECT_EQ(::write(fd_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+	}
+	~RecordingFile()
+	{
+		::close(fd_);
+		::unlink(path_.c_str());
+	}
+	int fd() const { return fd_; }
+
+private:
+	int fd_ = -1;
+	std::string path_;
+};
+
+// Reads a source of recording(kSamples) to its end, checking order and process lines.
+void expect_whole_and_in_order(RecordingSource &source, std::size_t samples)
 {
-	constexpr std::size_t kSamples = 20'000; // several of the reader's batches
-	std::istringstream in(recording(kSamples));
-	RecordingSource source(in, "many.jsonl");
 	std::vector<std::uint64_t> footprints_at; // the sample time each footprint followed
 	std::uint64_t last_t = 0;
 	source.on_footprint([&](std::uint32_t, std::uint64_t, std::uint64_t t_ns, const Footprint &f) {
@@ -76,12 +98,45 @@ TEST(RecordingSource, BatchesArriveWholeAndInTheFilesOrder)
 	while (source.poll(std::chrono::seconds(10), handler)) {
 	}
 	EXPECT_FALSE(source.error()) << source.error()->message();
-	EXPECT_EQ(last_t, kSamples);
-	EXPECT_EQ(source.records_read(), kSamples);
-	EXPECT_EQ(named, kSamples / 100);
-	ASSERT_EQ(footprints_at.size(), kSamples / 1000);
+	EXPECT_EQ(last_t, samples);
+	EXPECT_EQ(source.records_read(), samples);
+	EXPECT_EQ(named, samples / 100);
+	ASSERT_EQ(footprints_at.size(), samples / 1000);
 	for (std::size_t k = 0; k < footprints_at.size(); k++)
 		EXPECT_EQ(footprints_at[k], (k + 1) * 1000);
+}
+
+TEST(RecordingSource, AMappedFileArrivesWholeAndInOrder)
+{
+	constexpr std::size_t kSamples = 20'000; // several of the reader's batches
+	RecordingFile file(recording(kSamples));
+	RecordingSource source(file.fd(), "many.jsonl");
+	expect_whole_and_in_order(source, kSamples);
+}
+
+TEST(RecordingSource, AFileThatShrinksWhileMappedIsAnErrorNotACrash)
+{
+	// The reader parses at most five batches (20,480 samples, ~3 MiB) before the
+	// first poll; the file is cut far past that, in the middle of a line.
+	RecordingFile file(recording(200'000));
+	RecordingSource source(file.fd(), "cut.jsonl");
+	ASSERT_EQ(::ftruncate(file.fd(), (12 << 20) + 77), 0);
+	std::size_t seen = 0;
+	while (source.poll(std::chrono::seconds(10), [&](const Sample &) { seen++; })) {
+	}
+	ASSERT_TRUE(source.error());
+	EXPECT_NE(source.error()->message().find("the file shrank while it was read"), std::string::npos)
+		<< source.error()->message();
+	EXPECT_GT(seen, 20'480u);
+	EXPECT_LT(seen, 200'000u);
+}
+
+TEST(RecordingSource, BatchesArriveWholeAndInTheFilesOrder)
+{
+	constexpr std::size_t kSamples = 20'000; // several of the reader's batches
+	std::istringstream in(recording(kSamples));
+	RecordingSource source(in, "many.jsonl");
+	expect_whole_and_in_order(source, kSamples);
 }
 
 TEST(RecordingSource, AnErrorComesAfterEverySampleBeforeIt)

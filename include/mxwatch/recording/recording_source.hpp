@@ -14,6 +14,7 @@
 #include "mxwatch/detect/detector.hpp"
 #include "mxwatch/detect/sample_source.hpp"
 #include "mxwatch/enrich/process_directory.hpp"
+#include "mxwatch/recording/mapped_file.hpp"
 #include "mxwatch/recording/sample_file.hpp"
 
 #include <condition_variable>
@@ -80,8 +81,12 @@ private:
 		std::vector<std::pair<std::size_t, std::variant<ProcessLine, FootprintLine>>> lines;
 	};
 
-	RecordingSource(std::string name, SampleReader::ReadFunction read, bool may_block);
-	void read_all();			// the reader thread
+	SampleReader open(int fd, std::string name); // mapped, or read() through fd
+	void start();
+	void read_all();
+	// Where the line being read goes in the batch: a reader that cannot wait
+	// parses in place, into the batch's last sample.
+	std::size_t next_sample_index() const { return filling_.samples.size() - (may_block_ ? 0 : 1); }			// the reader thread
 	bool hand_over(bool final);		// the batch being filled, to the queue; false when stopping
 	void apply(ProcessLine &line);
 	void apply(FootprintLine &line);
@@ -96,10 +101,12 @@ private:
 	std::optional<SampleFileError> read_error_;
 
 	// The reader thread's (and the constructor's, before it starts).
+	std::optional<MappedFile> mapped_; // a regular file, parsed in place
 	SampleReader reader_;
 	Batch filling_;
 	bool may_block_;  // reading can wait (a pipe): hand over what is there first
 	int stop_fd_ = -1; // an eventfd that ends a wait in read()
+	std::optional<SampleFileError> shrank_error_;
 
 	// The pipeline thread's.
 	std::optional<SampleFileError> error_;

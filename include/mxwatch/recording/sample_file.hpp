@@ -116,6 +116,8 @@ public:
 	using ReadFunction = std::function<std::ptrdiff_t(char *, std::size_t)>;
 	// Reads through `read`, called whenever the buffered lines are used up.
 	SampleReader(ReadFunction read, std::string name);
+	// Reads `contents` in place (a mapped file): it must outlive the reader.
+	SampleReader(std::string_view contents, std::string name);
 
 private:
 	enum class LineStatus { Line, End, Failed };
@@ -132,7 +134,8 @@ private:
 	static constexpr std::size_t kBufferBytes = (256 << 10) + kMaxSampleLineBytes + 1;
 	ReadFunction read_;
 	std::string name_;
-	std::unique_ptr<char[]> buffer_;
+	std::unique_ptr<char[]> storage_; // what read_ fills (none for contents in place)
+	const char *buffer_ = nullptr;     // storage_, or the contents
 	std::size_t begin_ = 0, end_ = 0; // the unread bytes in buffer_
 	bool eof_ = false;
 	std::uint64_t line_ = 0;
