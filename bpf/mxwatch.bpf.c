@@ -132,6 +132,16 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/*
+ * Tracepoint hits, counted per CPU in a plain global array, one cache line per
+ * CPU (no false sharing): cheaper on the hot path than the per-CPU counters
+ * map (bench/perf, quiet, medians of 7: mxwatch/read-MXCSR-only 1.21-1.22x
+ * with the map, 1.12-1.17x with this). On a host with more than MXW_HIT_SLOTS
+ * CPUs, CPUs share slots and a hit can be lost to a race: there the count is a
+ * lower bound, enough for the metric and for the "stopped running" check.
+ */
+__u64 hit_slots[MXW_HIT_SLOTS][MXW_HIT_SLOT_WORDS];
+
 static __always_inline void counter__add(enum mxw_counter which, __u64 n)
 {
 	__u32 key = which;
@@ -144,6 +154,13 @@ static __always_inline void counter__add(enum mxw_counter which, __u64 n)
 static __always_inline void counter__inc(enum mxw_counter which)
 {
 	counter__add(which, 1);
+}
+
+static __always_inline void hit__count(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	hit_slots[cpu & (MXW_HIT_SLOTS - 1)][0] += 1; /* MXW_HIT_SLOTS: a power of 2 */
 }
 
 static __always_inline __u64 ringbuf__wakeup_flags(void)
@@ -332,7 +349,7 @@ static __always_inline int on_regs_deactivated(struct fpu *fpu, const int typed)
 	__u64 pid_tgid, now;
 	__u32 rc, skipped, mxcsr;
 
-	counter__inc(MXW_CTR_HITS);
+	hit__count();
 	if (fpu__peek_mxcsr(fpu, typed, &mxcsr)) {
 		counter__inc(MXW_CTR_READ_FAILED);
 		return 0;

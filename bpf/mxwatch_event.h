@@ -64,9 +64,14 @@ enum mxw_fpu_layout {
 	MXW_FPU_LAYOUT_STATE = 2,   /* fpu->state, before 5.16 */
 };
 
+/* Hits are counted in a global array of MXW_HIT_SLOTS cache lines (8 words),
+ * one per CPU (CPU number modulo MXW_HIT_SLOTS, a power of 2). */
+#define MXW_HIT_SLOTS 1024
+#define MXW_HIT_SLOT_WORDS 8
+
 /* Indices of the per-CPU counters array. */
 enum mxw_counter {
-	MXW_CTR_HITS = 0,         /* tracepoint invocations */
+	MXW_CTR_HITS = 0,         /* no longer written: hits are counted in hit_slots (kept so that the other indices stay) */
 	MXW_CTR_SENT = 1,         /* records committed to the ring buffer */
 	MXW_CTR_LOST = 2,         /* records dropped: ring buffer full */
 	MXW_CTR_SUPPRESSED = 3,   /* default-mode samples of followed threads folded into a count */

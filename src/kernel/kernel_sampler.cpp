@@ -6,6 +6,7 @@
 #include "mxwatch_bpf.skel.h"
 #include "mxwatch_event.h"
 
+#include <algorithm>
 #include <array>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -402,6 +403,10 @@ SamplerCounters KernelSampler::counters() const
 	}
 	SamplerCounters c;
 	c.hits = sums[MXW_CTR_HITS];
+	// The hot path's own count, one slot per CPU (only the possible CPUs' are touched).
+	const auto slots = std::min<std::size_t>(values.size(), MXW_HIT_SLOTS);
+	for (std::size_t cpu = 0; cpu < slots; cpu++)
+		c.hits += skeleton_->bss->hit_slots[cpu][0];
 	c.sent = sums[MXW_CTR_SENT];
 	c.lost = sums[MXW_CTR_LOST];
 	c.suppressed = sums[MXW_CTR_SUPPRESSED];
