@@ -176,6 +176,47 @@ TEST(Service, NotifiesReloadsAndServesMetricsThatPromtoolAccepts)
 	EXPECT_TRUE(notify.wait_for("STOPPING=1", 5s)) << all(notify.messages());
 }
 
+// Resident memory of a process in KiB (VmRSS), or -1.
+long resident_kib(pid_t pid)
+{
+	std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+	for (std::string line; std::getline(status, line);)
+		if (line.rfind("VmRSS:", 0) == 0)
+			return std::stol(line.substr(6));
+	return -1;
+}
+
+TEST(Service, ReloadsGiveBackWhatCompilingTheRulesAgainTook)
+{
+	// Each SIGHUP compiles the YARA rules again (~11 MiB of short-lived
+	// allocations): the daemon's memory must not keep them (it kept +8 MiB).
+	MXW_REQUIRE_PRIVILEGED();
+	TempDir tmp;
+	Child daemon({mxwatch_binary(), "--sink", "file:" + tmp.path("alerts.jsonl").string(), "run"},
+		     {.stdout_path = "/dev/null", .stderr_path = tmp.path("err.log")});
+	ASSERT_TRUE(wait_for_text(tmp.path("err.log"), "watching", 60s)) << read_text(tmp.path("err.log"));
+	std::this_thread::sleep_for(1s);
+	const long before = resident_kib(daemon.pid());
+	long highest = before;
+	for (int i = 1; i <= 4; i++) {
+		daemon.signal(SIGHUP);
+		ASSERT_TRUE(wait_until([&] {
+			const std::string log = read_text(tmp.path("err.log"));
+			std::size_t n = 0;
+			for (auto at = log.find("reload: configuration"); at != std::string::npos;
+			     at = log.find("reload: configuration", at + 1))
+				n++;
+			return n >= static_cast<std::size_t>(i);
+		}, 30s)) << read_text(tmp.path("err.log"));
+		std::this_thread::sleep_for(500ms);
+		highest = std::max(highest, resident_kib(daemon.pid()));
+	}
+	EXPECT_GT(before, 0);
+	EXPECT_LE(highest, before + 4 * 1024) << "KiB before " << before << ", highest after a reload " << highest;
+	daemon.signal(SIGTERM);
+	EXPECT_EQ(daemon.wait(30s), 0) << read_text(tmp.path("err.log"));
+}
+
 TEST(Service, MetricsAddressInUseIsAOneLineSetupError)
 {
 	MXW_REQUIRE_PRIVILEGED();
