@@ -68,6 +68,22 @@ bool consistent(const ModeCounts &c)
 	       c.x87_agrees <= c.non_default() && c.after_non_default <= c.total();
 }
 
+// A summary's counts as the line spells them (32-bit each), before they go
+// into ModeCounts; both parsers read them into this.
+struct SummaryCounts {
+	std::uint32_t transitions = 0, after = 0, changed = 0, records = 0, ftz_daz = 0, x87 = 0;
+
+	void into(ModeCounts &c) const
+	{
+		c.transitions = transitions;
+		c.after_non_default = after;
+		c.changed_after_non_default = changed;
+		c.records = records;
+		c.ftz_daz = ftz_daz;
+		c.x87_agrees = x87;
+	}
+};
+
 // The fast path: the exact bytes SampleWriter emits for a printable-ASCII comm,
 // parsed without building a JSON document. It declines (returns false) at the
 // first difference; the full parser then decides, so both paths accept and
@@ -197,23 +213,18 @@ private:
 	{
 		ModeCounts &c = y.counts;
 		std::array<std::uint32_t, kRoundingModes> modes{};
-		std::uint32_t transitions = 0, after = 0, changed = 0, records = 0, ftz_daz = 0, x87 = 0;
+		SummaryCounts n;
 		if (!(literal(",\"summary\":{\"first\":") && number(y.first_ns) && literal(",\"deferrals\":") &&
 		      number(y.deferrals) && literal(",\"modes\":[") && number(modes[0]) && literal(",") &&
 		      number(modes[1]) && literal(",") && number(modes[2]) && literal(",") && number(modes[3]) &&
-		      literal("],\"transitions\":") && number(transitions) && literal(",\"after_non_default\":") &&
-		      number(after) && literal(",\"changed_after_non_default\":") && number(changed) &&
-		      literal(",\"records\":") && number(records) && literal(",\"ftz_daz\":") && number(ftz_daz) &&
-		      literal(",\"x87_agrees\":") && number(x87) && literal("}}") && p_ == end_))
+		      literal("],\"transitions\":") && number(n.transitions) && literal(",\"after_non_default\":") &&
+		      number(n.after) && literal(",\"changed_after_non_default\":") && number(n.changed) &&
+		      literal(",\"records\":") && number(n.records) && literal(",\"ftz_daz\":") && number(n.ftz_daz) &&
+		      literal(",\"x87_agrees\":") && number(n.x87) && literal("}}") && p_ == end_))
 			return false;
 		for (int m = 0; m < kRoundingModes; m++)
 			c.by_mode[m] = modes[m];
-		c.transitions = transitions;
-		c.after_non_default = after;
-		c.changed_after_non_default = changed;
-		c.records = records;
-		c.ftz_daz = ftz_daz;
-		c.x87_agrees = x87;
+		n.into(c);
 		return consistent(c); // else the full parser explains why not
 	}
 
@@ -307,19 +318,14 @@ std::optional<std::string> parse_summary(const json &doc, SampleSummary &out)
 		out.counts.by_mode[m] = n.get<std::uint64_t>();
 	}
 	ModeCounts &c = out.counts;
-	std::uint32_t transitions = 0, after = 0, changed = 0, records = 0, ftz_daz = 0, x87 = 0;
+	SummaryCounts n;
 	for (auto error : {get_unsigned(doc, "first", out.first_ns), get_unsigned(doc, "deferrals", out.deferrals),
-			   get_unsigned(doc, "transitions", transitions), get_unsigned(doc, "after_non_default", after),
-			   get_unsigned(doc, "changed_after_non_default", changed), get_unsigned(doc, "records", records),
-			   get_unsigned(doc, "ftz_daz", ftz_daz), get_unsigned(doc, "x87_agrees", x87)})
+			   get_unsigned(doc, "transitions", n.transitions), get_unsigned(doc, "after_non_default", n.after),
+			   get_unsigned(doc, "changed_after_non_default", n.changed), get_unsigned(doc, "records", n.records),
+			   get_unsigned(doc, "ftz_daz", n.ftz_daz), get_unsigned(doc, "x87_agrees", n.x87)})
 		if (error)
 			return fmt::format("in \"summary\": {}", *error);
-	c.transitions = transitions;
-	c.after_non_default = after;
-	c.changed_after_non_default = changed;
-	c.records = records;
-	c.ftz_daz = ftz_daz;
-	c.x87_agrees = x87;
+	n.into(c);
 	if (!consistent(c))
 		return "field \"summary\" has inconsistent counts";
 	return std::nullopt;
