@@ -30,14 +30,7 @@ bool reads_can_wait(int fd)
 
 } // namespace
 
-RecordingSource::RecordingSource(std::istream &in, std::string name)
-    : reader_(
-	      [&in](char *buffer, std::size_t size) -> std::ptrdiff_t {
-		      in.read(buffer, static_cast<std::streamsize>(size));
-		      return in.bad() ? -1 : static_cast<std::ptrdiff_t>(in.gcount());
-	      },
-	      std::move(name)),
-      may_block_(false)
+RecordingSource::RecordingSource(std::istream &in, std::string name) : reader_(in, std::move(name)), may_block_(false)
 {
 	start();
 }
@@ -134,10 +127,6 @@ void RecordingSource::read_all()
 				return;
 		}
 	}
-	// A mapped file that shrank meanwhile ends in zeros: say so, not what the zeros are.
-	if (mapped_ && mapped_->shrank() && reader_.error())
-		shrank_error_ = SampleFileError{reader_.error()->file, reader_.error()->line,
-						"the file shrank while it was read (truncated or rewritten)"};
 	hand_over(true);
 }
 
@@ -157,7 +146,10 @@ bool RecordingSource::hand_over(bool final)
 	}
 	if (final) {
 		done_ = true;
-		read_error_ = shrank_error_ ? shrank_error_ : reader_.error();
+		read_error_ = reader_.error();
+		// A mapped file that shrank meanwhile ends in zeros: say so, not what the zeros are.
+		if (read_error_ && mapped_ && mapped_->shrank())
+			read_error_->reason = "the file shrank while it was read (truncated or rewritten)";
 	}
 	lock.unlock();
 	ready_cv_.notify_one();

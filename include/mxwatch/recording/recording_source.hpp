@@ -83,10 +83,10 @@ private:
 
 	SampleReader open(int fd, std::string name); // mapped, or read() through fd
 	void start();
-	void read_all();
+	void read_all(); // the reader thread
 	// Where the line being read goes in the batch: a reader that cannot wait
 	// parses in place, into the batch's last sample.
-	std::size_t next_sample_index() const { return filling_.samples.size() - (may_block_ ? 0 : 1); }			// the reader thread
+	std::size_t next_sample_index() const { return filling_.samples.size() - (may_block_ ? 0 : 1); }
 	bool hand_over(bool final);		// the batch being filled, to the queue; false when stopping
 	void apply(ProcessLine &line);
 	void apply(FootprintLine &line);
@@ -106,7 +106,6 @@ private:
 	Batch filling_;
 	bool may_block_;  // reading can wait (a pipe): hand over what is there first
 	int stop_fd_ = -1; // an eventfd that ends a wait in read()
-	std::optional<SampleFileError> shrank_error_;
 
 	// The pipeline thread's.
 	std::optional<SampleFileError> error_;
